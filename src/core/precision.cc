@@ -1,0 +1,41 @@
+#include "core/precision.h"
+
+namespace gpufit::core {
+
+double BytesPerParameter(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return 4.0;
+    case Precision::kBf16:
+    case Precision::kFp16: return 2.0;
+    case Precision::kFp8:
+    case Precision::kInt8: return 1.0;
+    case Precision::kInt4: return 0.52;  // GPTQ/AWQ g128, reference data int4_gptq_awq_g128
+  }
+  return 2.0;
+}
+
+bool IsQuantized(Precision p) {
+  return p == Precision::kFp8 || p == Precision::kInt8 || p == Precision::kInt4;
+}
+
+std::string_view PrecisionName(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kBf16: return "bf16";
+    case Precision::kFp16: return "fp16";
+    case Precision::kFp8: return "fp8";
+    case Precision::kInt8: return "int8";
+    case Precision::kInt4: return "int4";
+  }
+  return "?";
+}
+
+std::optional<Precision> ParsePrecision(std::string_view name) {
+  for (Precision p : {Precision::kFp32, Precision::kBf16, Precision::kFp16, Precision::kFp8,
+                      Precision::kInt8, Precision::kInt4}) {
+    if (PrecisionName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace gpufit::core

@@ -1,0 +1,27 @@
+// Numeric precision of model weights (and, separately, of the KV cache).
+#ifndef GPUFIT_CORE_PRECISION_H_
+#define GPUFIT_CORE_PRECISION_H_
+
+#include <optional>
+#include <string_view>
+
+namespace gpufit::core {
+
+enum class Precision { kFp32, kBf16, kFp16, kFp8, kInt8, kInt4 };
+
+// Bytes per weight parameter as stored on the GPU, including quantisation scales.
+// Source: shared/data/reference-gpu-model-data.yaml `bytes_per_param` (definitions;
+// int4 = GPTQ/AWQ group-128 packing: 4 bits + (16-bit scale + 4-bit zero)/128 = 4.16 bits).
+double BytesPerParameter(Precision p);
+
+// True for fp8/int8/int4: such checkpoints keep the token embedding and lm_head in 16-bit
+// (reference data: "embeddings and lm_head usually stay FP16"), which matters for
+// large-vocabulary models (Llama 3: 2 x 128256 x 4096 x 2 B = 2.1 GB).
+bool IsQuantized(Precision p);
+
+std::string_view PrecisionName(Precision p);  // "fp8"
+std::optional<Precision> ParsePrecision(std::string_view name);
+
+}  // namespace gpufit::core
+
+#endif  // GPUFIT_CORE_PRECISION_H_
