@@ -1,5 +1,6 @@
 #include "core/accelerator.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gpufit::core {
@@ -26,7 +27,9 @@ Accelerator MakeMigSlice(const Accelerator& parent, const MigProfile& profile) {
   s.gpus_per_node = 1;
   s.video_decoders = static_cast<int>(std::floor(parent.video_decoders * memory));
   s.video_encoders = 0;
-  s.price_usd_per_hour = parent.price_usd_per_hour * compute;
+  // A slice blocks the larger of its compute and memory shares of the GPU (a 1g.20gb takes
+  // 2 of 8 memory slices, so only 4 fit): that share of the GPU's price is what it costs.
+  s.price_usd_per_hour = parent.price_usd_per_hour * std::max(compute, memory);
   return s;
 }
 

@@ -20,18 +20,25 @@ absl::Status CheckAccelerator(const Accelerator& a, size_t i) {
     return absl::InvalidArgumentError(
         absl::StrCat(at, ".id: '/' is reserved for MIG slices (parent/profile)"));
   }
-  if (!Positive(a.memory_gib)) return absl::InvalidArgumentError(absl::StrCat(at, ".memory_gib: must be > 0"));
+  if (!Positive(a.memory_gib))
+    return absl::InvalidArgumentError(absl::StrCat(at, ".memory_gib: must be > 0"));
   if (!Positive(a.memory_bandwidth_gbps)) {
     return absl::InvalidArgumentError(absl::StrCat(at, ".memory_bandwidth_gbps: must be > 0"));
   }
-  if (!Positive(a.fp16_tflops)) return absl::InvalidArgumentError(absl::StrCat(at, ".fp16_tflops: must be > 0"));
-  if (!NonNegative(a.fp8_tflops)) return absl::InvalidArgumentError(absl::StrCat(at, ".fp8_tflops: must be >= 0"));
-  if (!NonNegative(a.int8_tops)) return absl::InvalidArgumentError(absl::StrCat(at, ".int8_tops: must be >= 0"));
+  if (!Positive(a.fp16_tflops))
+    return absl::InvalidArgumentError(absl::StrCat(at, ".fp16_tflops: must be > 0"));
+  if (!NonNegative(a.fp8_tflops))
+    return absl::InvalidArgumentError(absl::StrCat(at, ".fp8_tflops: must be >= 0"));
+  if (!NonNegative(a.int8_tops))
+    return absl::InvalidArgumentError(absl::StrCat(at, ".int8_tops: must be >= 0"));
   if (!(a.sustained_compute_fraction > 0 && a.sustained_compute_fraction <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(at, ".sustained_compute_fraction: must be in (0, 1]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(at, ".sustained_compute_fraction: must be in (0, 1]"));
   }
-  if (!NonNegative(a.tdp_watts)) return absl::InvalidArgumentError(absl::StrCat(at, ".tdp_watts: must be >= 0"));
-  if (!NonNegative(a.nvlink_gbps)) return absl::InvalidArgumentError(absl::StrCat(at, ".nvlink_gbps: must be >= 0"));
+  if (!NonNegative(a.tdp_watts))
+    return absl::InvalidArgumentError(absl::StrCat(at, ".tdp_watts: must be >= 0"));
+  if (!NonNegative(a.nvlink_gbps))
+    return absl::InvalidArgumentError(absl::StrCat(at, ".nvlink_gbps: must be >= 0"));
   if (a.gpus_per_node < 1 || a.gpus_per_node > 64) {
     return absl::InvalidArgumentError(absl::StrCat(at, ".gpus_per_node: must be in 1..64"));
   }
@@ -50,8 +57,8 @@ absl::Status CheckAccelerator(const Accelerator& a, size_t i) {
       return absl::InvalidArgumentError(absl::StrCat(pat, ".memory_slices: must be in 1..8"));
     }
     if (p.max_instances < 1 || p.max_instances * p.compute_slices > 7) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(pat, ".max_instances: must be >= 1 and max_instances x compute_slices <= 7"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          pat, ".max_instances: must be >= 1 and max_instances x compute_slices <= 7"));
     }
   }
   return absl::OkStatus();
@@ -62,14 +69,16 @@ absl::Status CheckPreset(const ModelPreset& p, size_t i) {
   if (p.id.empty()) return absl::InvalidArgumentError(absl::StrCat(at, ".id: must be set"));
   const ModelArchitecture& a = p.architecture;
   if (!Positive(a.parameters_billion)) {
-    return absl::InvalidArgumentError(absl::StrCat(at, ".architecture.parameters_billion: must be > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(at, ".architecture.parameters_billion: must be > 0"));
   }
   if (p.task == Task::kLlmInference) {
     if (a.layers <= 0 || a.hidden_size <= 0 || a.attention_heads <= 0 || a.kv_heads <= 0 ||
         a.vocab_size <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          at, ".architecture: an llm-inference preset needs layers, hidden_size, attention_heads, "
-              "kv_heads and vocab_size > 0"));
+          at,
+          ".architecture: an llm-inference preset needs layers, hidden_size, attention_heads, "
+          "kv_heads and vocab_size > 0"));
     }
   } else if (p.task == Task::kImageGeneration && p.measured_rates.empty()) {
     return absl::InvalidArgumentError(
@@ -96,10 +105,11 @@ absl::StatusOr<Catalog> Catalog::Create(std::vector<Accelerator> gpus,
     c.accelerators_.push_back(gpu);
     // Slices from the largest to the smallest so that listings read top-down.
     std::vector<MigProfile> profiles = gpu.mig_profiles;
-    std::stable_sort(profiles.begin(), profiles.end(), [](const MigProfile& a, const MigProfile& b) {
-      return std::make_pair(a.compute_slices, a.memory_slices) >
-             std::make_pair(b.compute_slices, b.memory_slices);
-    });
+    std::stable_sort(profiles.begin(), profiles.end(),
+                     [](const MigProfile& a, const MigProfile& b) {
+                       return std::make_pair(a.compute_slices, a.memory_slices) >
+                              std::make_pair(b.compute_slices, b.memory_slices);
+                     });
     for (const MigProfile& p : profiles) c.accelerators_.push_back(MakeMigSlice(gpu, p));
   }
   for (size_t i = 0; i < c.accelerators_.size(); ++i) {
@@ -118,7 +128,8 @@ absl::StatusOr<Catalog> Catalog::Create(std::vector<Accelerator> gpus,
       }
     }
     if (!c.preset_index_.emplace(presets[i].id, i).second) {
-      return absl::InvalidArgumentError(absl::StrCat("presets: duplicate id '", presets[i].id, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("presets: duplicate id '", presets[i].id, "'"));
     }
   }
   const ModelConstants& m = policy.model;

@@ -6,10 +6,14 @@ namespace gpufit::core {
 
 std::string_view RejectClassName(RejectClass cls) {
   switch (cls) {
-    case RejectClass::kMemory: return "memory";
-    case RejectClass::kSlo: return "slo";
-    case RejectClass::kCapability: return "capability";
-    case RejectClass::kNone: break;
+    case RejectClass::kMemory:
+      return "memory";
+    case RejectClass::kSlo:
+      return "slo";
+    case RejectClass::kCapability:
+      return "capability";
+    case RejectClass::kNone:
+      break;
   }
   return "";
 }
@@ -31,6 +35,9 @@ std::string RejectionText(const Option& o) {
       return absl::StrFormat("slo: TPOT %.0f ms > %.0f ms", r.needed, r.available);
     case RejectKind::kNoNvlink:
       return absl::StrFormat("capability: no NVLink for TP=%d", r.detail);
+    case RejectKind::kHeadsNotDivisible:
+      return absl::StrFormat("capability: attention heads do not split evenly over TP=%d",
+                             r.detail);
     case RejectKind::kIsolation:
       return "capability: dedicated isolation needs a whole GPU, not a MIG slice";
   }

@@ -16,12 +16,13 @@ namespace gpufit::core {
 enum class RejectClass { kNone, kMemory, kSlo, kCapability };
 enum class RejectKind {
   kNone,
-  kMemoryWeights,       // needed/available GiB per GPU: weights + overhead alone do not fit
-  kMemoryContext,       // needed/available GiB: one max-context sequence does not fit
-  kSloTtft,             // needed = predicted ms at one request, available = target ms
-  kSloTpot,             // likewise for TPOT
-  kNoNvlink,            // detail = TP degree requested
-  kIsolation,           // dedicated workload on a MIG slice
+  kMemoryWeights,      // needed/available GiB per GPU: weights + overhead alone do not fit
+  kMemoryContext,      // needed/available GiB: one max-context sequence does not fit
+  kSloTtft,            // needed = predicted ms at one request, available = target ms
+  kSloTpot,            // likewise for TPOT
+  kNoNvlink,           // detail = TP degree requested
+  kHeadsNotDivisible,  // detail = TP degree; attention heads do not split evenly
+  kIsolation,          // dedicated workload on a MIG slice
 };
 
 struct Rejection {
@@ -35,24 +36,24 @@ struct Rejection {
 // Memory per GPU of one replica, GiB.
 struct MemoryBreakdown {
   double weights_gib = 0;
-  double kv_cache_gib = 0;       // at the planned per-replica concurrency
-  double activations_gib = 0;    // workspace (vLLM profile peak) or training activations
-  double optimizer_gib = 0;      // training: gradients + optimiser states (+ master weights)
-  double overhead_gib = 0;       // CUDA context, NCCL, CUDA graphs
+  double kv_cache_gib = 0;     // at the planned per-replica concurrency
+  double activations_gib = 0;  // workspace (vLLM profile peak) or training activations
+  double optimizer_gib = 0;    // training: gradients + optimiser states (+ master weights)
+  double overhead_gib = 0;     // CUDA context, NCCL, CUDA graphs
   double total_gib = 0;
-  double usable_gib = 0;         // physical x gpu_memory_utilization
+  double usable_gib = 0;  // physical x gpu_memory_utilization
 };
 
 // Predicted behaviour of one replica.
 struct Prediction {
-  double concurrency = 0;                // requests in flight per replica (planned)
-  double output_tokens_per_second = 0;   // per replica at `concurrency`
+  double concurrency = 0;               // requests in flight per replica (planned)
+  double output_tokens_per_second = 0;  // per replica at `concurrency`
   double ttft_ms = 0;
   double tpot_ms = 0;
-  double max_concurrency = 0;            // largest concurrency that meets the SLO and memory
+  double max_concurrency = 0;               // largest concurrency that meets the SLO and memory
   double max_output_tokens_per_second = 0;  // at max_concurrency
-  double items_per_second = 0;           // non-LLM tasks: images/s, embeddings/s, audio-s/s
-  double training_hours = 0;             // training tasks: time for the whole job
+  double items_per_second = 0;              // non-LLM tasks: images/s, embeddings/s, audio-s/s
+  double training_hours = 0;                // training tasks: time for the whole job
   MemoryBreakdown memory;
 };
 
@@ -64,12 +65,12 @@ struct Option {
   Prediction prediction;
   int replicas = 0;
   double replica_cost_usd_per_hour = 0;
-  double cost_usd_per_hour = 0;            // all replicas
-  double usd_per_million_tokens = 0;       // output tokens (items for non-LLM tasks)
-  double tokens_per_second_per_usd = 0;    // per replica, per $/hour
-  double training_cost_usd = 0;            // training: whole job on one replica
-  double watts = 0;                        // all replicas at TDP
-  double energy_usd_per_year = 0;          // all replicas, 24/7
+  double cost_usd_per_hour = 0;          // all replicas
+  double usd_per_million_tokens = 0;     // output tokens (items for non-LLM tasks)
+  double tokens_per_second_per_usd = 0;  // per replica, per $/hour
+  double training_cost_usd = 0;          // training: whole job on one replica
+  double watts = 0;                      // all replicas at TDP
+  double energy_usd_per_year = 0;        // all replicas, 24/7
 };
 
 struct Decision {

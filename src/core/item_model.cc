@@ -24,10 +24,14 @@ double SustainedFp16(const Accelerator& a) { return a.fp16_tflops * a.sustained_
 std::string_view ItemUnit(const ResolvedWorkload& w) {
   if (w.preset != nullptr && !w.preset->item_unit.empty()) return w.preset->item_unit;
   switch (w.task) {
-    case Task::kEmbedding: return "embedding";
-    case Task::kSpeechToText: return "audio-second";
-    case Task::kImageGeneration: return "image";
-    default: return "token";
+    case Task::kEmbedding:
+      return "embedding";
+    case Task::kSpeechToText:
+      return "audio-second";
+    case Task::kImageGeneration:
+      return "image";
+    default:
+      return "token";
   }
 }
 
@@ -53,17 +57,17 @@ ItemEstimate EstimateItems(const ResolvedWorkload& w, const Accelerator& acc,
       break;
     }
     case Task::kSpeechToText: {
-      const double per_item =
-          2.0 * params *
-          (kEncoderParameterFraction * kEncoderFramesPerAudioSecond +
-           (1.0 - kEncoderParameterFraction) * kDecodedTokensPerAudioSecond);
+      const double per_item = 2.0 * params *
+                              (kEncoderParameterFraction * kEncoderFramesPerAudioSecond +
+                               (1.0 - kEncoderParameterFraction) * kDecodedTokensPerAudioSecond);
       e.items_per_second = flops / per_item;
       // Latency of a 30 s window alone: decode steps are weight-read bound.
       const double decode_step_s =
           WeightBytes(w.architecture, w.weight_precision) * (1.0 - kEncoderParameterFraction) /
               (acc.memory_bandwidth_gbps * 1e9 * k.memory_bandwidth_utilization) +
           k.step_overhead_ms / 1e3;
-      e.latency_ms = (30.0 * per_item / flops + 30.0 * kDecodedTokensPerAudioSecond * decode_step_s) * 1e3;
+      e.latency_ms =
+          (30.0 * per_item / flops + 30.0 * kDecodedTokensPerAudioSecond * decode_step_s) * 1e3;
       break;
     }
     case Task::kImageGeneration:

@@ -38,7 +38,8 @@ InferenceFootprint LlmFootprint(const ResolvedWorkload& w, const Accelerator& ac
   // the MLP's gate+up outputs (2 x intermediate) plus residual/attention (~4 x hidden), 16-bit;
   // sampling holds fp32 logits for max_num_seqs rows (reference data vllm_rule).
   const double mlp_bytes = static_cast<double>(k.max_num_batched_tokens) *
-                           (2.0 * a.effective_intermediate_size() + 4.0 * a.hidden_size) * 2.0 / gpus;
+                           (2.0 * a.effective_intermediate_size() + 4.0 * a.hidden_size) * 2.0 /
+                           gpus;
   const double logits_bytes = static_cast<double>(k.max_num_seqs) * a.vocab_size * 4.0;
   f.activations_gib = GiBFromBytes(mlp_bytes + logits_bytes);
   f.overhead_gib = k.runtime_overhead_gib;

@@ -29,7 +29,8 @@ struct ModelArchitecture {
   bool is_moe() const { return experts > 1 && active_experts > 0; }
   double active_parameters() const {
     return (is_moe() && active_parameters_billion > 0 ? active_parameters_billion
-                                                      : parameters_billion) * 1e9;
+                                                      : parameters_billion) *
+           1e9;
   }
   int effective_head_dim() const {
     return head_dim > 0 ? head_dim : (attention_heads > 0 ? hidden_size / attention_heads : 0);
@@ -47,9 +48,9 @@ struct MeasuredRate {
 };
 
 struct ModelPreset {
-  std::string id;            // contract: "llama-3-8b"
-  std::string display_name;  // "Llama 3 8B"
-  std::string source;        // where the numbers come from (config.json, paper)
+  std::string id;                   // contract: "llama-3-8b"
+  std::string display_name;         // "Llama 3 8B"
+  std::string source;               // where the numbers come from (config.json, paper)
   Task task = Task::kLlmInference;  // what the model is for by default
   ModelArchitecture architecture;
   int max_context_tokens = 0;  // max_position_embeddings

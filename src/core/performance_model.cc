@@ -59,8 +59,7 @@ LlmPerformanceModel::LlmPerformanceModel(const ResolvedWorkload& w, const Accele
     comm_latency_s_ = 0;
     comm_s_per_token_ = 0;
   }
-  mean_context_tokens_ =
-      KvTokensPerSequence(a, w.input_tokens + w.output_tokens / 2.0);
+  mean_context_tokens_ = KvTokensPerSequence(a, w.input_tokens + w.output_tokens / 2.0);
   prefill_per_decode_ = static_cast<double>(w.input_tokens) / w.output_tokens;
 }
 
@@ -84,9 +83,9 @@ double LlmPerformanceModel::StepSeconds(double batch, double context_tokens,
       batch * (flops_per_token_ + attention_flops_per_context_token_ * context_tokens);
   // A prompt token attends to half its prompt on average (causal mask).
   const double prefill_flops =
-      prefill_tokens * (flops_per_token_ + attention_flops_per_context_token_ * w_.input_tokens / 2.0);
-  const double compute_s =
-      (decode_flops / decode_flops_ + prefill_flops / prefill_flops_) / gpus_;
+      prefill_tokens *
+      (flops_per_token_ + attention_flops_per_context_token_ * w_.input_tokens / 2.0);
+  const double compute_s = (decode_flops / decode_flops_ + prefill_flops / prefill_flops_) / gpus_;
   return std::max(memory_s, compute_s) + step_overhead_s_ + comm_latency_s_ +
          comm_s_per_token_ * tokens;
 }

@@ -50,18 +50,18 @@ class LlmPerformanceModel {
   const ResolvedWorkload& w_;
   int gpus_;
   double step_overhead_s_;
-  double bandwidth_bps_;          // per GPU, achieved
-  double decode_flops_;           // per GPU, achieved in decode
-  double prefill_flops_;          // per GPU, achieved in prefill
-  double weight_bytes_;           // whole model
-  double dense_weight_fraction_;  // MoE: part of the weights every token reads
-  double kv_bytes_per_token_;     // whole replica
-  double flops_per_token_;        // 2 x active parameters
+  double bandwidth_bps_;                      // per GPU, achieved
+  double decode_flops_;                       // per GPU, achieved in decode
+  double prefill_flops_;                      // per GPU, achieved in prefill
+  double weight_bytes_;                       // whole model
+  double dense_weight_fraction_;              // MoE: part of the weights every token reads
+  double kv_bytes_per_token_;                 // whole replica
+  double flops_per_token_;                    // 2 x active parameters
   double attention_flops_per_context_token_;  // per generated token per context token
-  double comm_latency_s_;         // per step, TP all-reduce latency (0 without TP)
-  double comm_s_per_token_;       // per token in a step, TP all-reduce transfer
+  double comm_latency_s_;                     // per step, TP all-reduce latency (0 without TP)
+  double comm_s_per_token_;                   // per token in a step, TP all-reduce transfer
   double mean_context_tokens_;
-  double prefill_per_decode_;     // input / output
+  double prefill_per_decode_;  // input / output
 };
 
 }  // namespace gpufit::core

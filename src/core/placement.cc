@@ -18,10 +18,18 @@ namespace {
 // count; powers of two up to one 8-GPU NVLink node cover every catalog model).
 constexpr int kTensorParallelDegrees[] = {1, 2, 4, 8};
 
+// An allow-list entry names a whole GPU ("a100-80gb"), one slice ("a100-80gb/1g.10gb") or
+// every slice of a GPU ("a100-80gb/*"). Naming a GPU does not admit its slices: a slice is
+// priced as a share of the GPU, which only holds when other tenants fill the rest.
 bool Allowed(const ResolvedWorkload& w, const Accelerator& acc) {
   if (w.allowed_accelerators.empty()) return true;
   for (const std::string& id : w.allowed_accelerators) {
-    if (id == acc.id || id == acc.parent_id) return true;
+    if (id == acc.id) return true;
+    if (acc.is_mig_slice() && id.size() == acc.parent_id.size() + 2 &&
+        id.compare(0, acc.parent_id.size(), acc.parent_id) == 0 &&
+        id.compare(acc.parent_id.size(), 2, "/*") == 0) {
+      return true;
+    }
   }
   return false;
 }
@@ -73,8 +81,8 @@ void EvaluateLlm(const ResolvedWorkload& w, const Catalog& catalog, Option& o) {
   // Concurrency the KV cache holds with every request at its full input + output length.
   const double per_sequence_tokens =
       KvTokensPerSequence(w.architecture, w.input_tokens + w.output_tokens);
-  const double memory_limit = std::min<double>(
-      k.max_num_seqs, std::floor(f.kv_capacity_tokens() / per_sequence_tokens));
+  const double memory_limit =
+      std::min<double>(k.max_num_seqs, std::floor(f.kv_capacity_tokens() / per_sequence_tokens));
   const LlmPerformanceModel perf(w, acc, gpus, k);
   const double cap = perf.MaxConcurrency(w.slo, memory_limit);
   if (cap < 1) {
@@ -166,8 +174,8 @@ void EvaluateTraining(const ResolvedWorkload& w, const Catalog& catalog, Option&
   const double flops_per_token = (lora ? 4.0 : 6.0) * w.architecture.active_parameters();
   const double tp_eff = o.gpus_per_replica > 1 ? k.tensor_parallel_efficiency : 1.0;
   // Training runs 16-bit GEMMs (QLoRA dequantises the 4-bit base to bf16 on the fly).
-  const double flops = PeakFlopsPerSecond(acc, Precision::kBf16, k) * k.training_mfu * tp_eff *
-                       o.gpus_per_replica;
+  const double flops =
+      PeakFlopsPerSecond(acc, Precision::kBf16, k) * k.training_mfu * tp_eff * o.gpus_per_replica;
   const double tokens = w.training.dataset_tokens * w.training.epochs;
   p.training_hours = tokens * flops_per_token / flops / kSecondsPerHour;
   p.items_per_second = flops / flops_per_token;  // training tokens/s
@@ -199,6 +207,11 @@ void Evaluate(const ResolvedWorkload& w, const Catalog& catalog, Option& o) {
   }
   if (o.gpus_per_replica > 1 && !o.accelerator->has_nvlink()) {
     return Reject(o, RejectClass::kCapability, RejectKind::kNoNvlink, 0, 0, o.gpus_per_replica);
+  }
+  // vLLM and TensorRT-LLM shard attention heads: the degree must divide the head count.
+  if (o.gpus_per_replica > 1 && w.architecture.attention_heads % o.gpus_per_replica != 0) {
+    return Reject(o, RejectClass::kCapability, RejectKind::kHeadsNotDivisible, 0, 0,
+                  o.gpus_per_replica);
   }
   if (IsTraining(w.task)) return EvaluateTraining(w, catalog, o);
   if (w.task == Task::kLlmInference) return EvaluateLlm(w, catalog, o);
@@ -252,8 +265,9 @@ absl::StatusOr<Option> PredictOption(const ResolvedWorkload& w, const Catalog& c
                                      std::string_view accelerator_id, int gpus) {
   const Accelerator* acc = catalog.FindAccelerator(accelerator_id);
   if (acc == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("accelerator: unknown accelerator '", std::string(accelerator_id), "' (see `gpufit catalog`)"));
+    return absl::NotFoundError(absl::StrCat("accelerator: unknown accelerator '",
+                                            std::string(accelerator_id),
+                                            "' (see `gpufit catalog`)"));
   }
   if (gpus < 0 || gpus > 64) {
     return absl::InvalidArgumentError("gpus: must be in 1..64");

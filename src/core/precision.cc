@@ -4,12 +4,16 @@ namespace gpufit::core {
 
 double BytesPerParameter(Precision p) {
   switch (p) {
-    case Precision::kFp32: return 4.0;
+    case Precision::kFp32:
+      return 4.0;
     case Precision::kBf16:
-    case Precision::kFp16: return 2.0;
+    case Precision::kFp16:
+      return 2.0;
     case Precision::kFp8:
-    case Precision::kInt8: return 1.0;
-    case Precision::kInt4: return 0.52;  // GPTQ/AWQ g128, reference data int4_gptq_awq_g128
+    case Precision::kInt8:
+      return 1.0;
+    case Precision::kInt4:
+      return 0.52;  // GPTQ/AWQ g128, reference data int4_gptq_awq_g128
   }
   return 2.0;
 }
@@ -20,12 +24,18 @@ bool IsQuantized(Precision p) {
 
 std::string_view PrecisionName(Precision p) {
   switch (p) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kBf16: return "bf16";
-    case Precision::kFp16: return "fp16";
-    case Precision::kFp8: return "fp8";
-    case Precision::kInt8: return "int8";
-    case Precision::kInt4: return "int4";
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kBf16:
+      return "bf16";
+    case Precision::kFp16:
+      return "fp16";
+    case Precision::kFp8:
+      return "fp8";
+    case Precision::kInt8:
+      return "int8";
+    case Precision::kInt4:
+      return "int4";
   }
   return "?";
 }

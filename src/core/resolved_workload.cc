@@ -20,8 +20,8 @@ class FieldChecker {
   explicit FieldChecker(std::string_view prefix) : prefix_(prefix) {}
 
   absl::Status Error(std::string_view path, std::string_view reason) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(prefix_, prefix_.empty() ? "" : ".", std::string(path), ": ", std::string(reason)));
+    return absl::InvalidArgumentError(absl::StrCat(prefix_, prefix_.empty() ? "" : ".",
+                                                   std::string(path), ": ", std::string(reason)));
   }
   // 0 means "not given"; otherwise the value must be finite, > 0 and <= max.
   absl::Status OptionalPositive(std::string_view path, double v, double max) const {
@@ -125,10 +125,21 @@ absl::StatusOr<ResolvedWorkload> ResolveWorkload(const Workload& w, const Catalo
 
   // Traffic.
   const Traffic& t = w.traffic;
-  if (absl::Status s = f.OptionalPositive("traffic.concurrency", t.concurrency, kMaxConcurrency); !s.ok()) return s;
-  if (absl::Status s = f.OptionalPositive("traffic.requests_per_second", t.requests_per_second, kMaxRate); !s.ok()) return s;
-  if (absl::Status s = f.OptionalPositive("traffic.tokens_per_second", t.tokens_per_second, kMaxRate); !s.ok()) return s;
-  if (absl::Status s = f.OptionalPositive("traffic.tokens_per_day", t.tokens_per_day, kMaxRate * 86400); !s.ok()) return s;
+  if (absl::Status s = f.OptionalPositive("traffic.concurrency", t.concurrency, kMaxConcurrency);
+      !s.ok())
+    return s;
+  if (absl::Status s =
+          f.OptionalPositive("traffic.requests_per_second", t.requests_per_second, kMaxRate);
+      !s.ok())
+    return s;
+  if (absl::Status s =
+          f.OptionalPositive("traffic.tokens_per_second", t.tokens_per_second, kMaxRate);
+      !s.ok())
+    return s;
+  if (absl::Status s =
+          f.OptionalPositive("traffic.tokens_per_day", t.tokens_per_day, kMaxRate * 86400);
+      !s.ok())
+    return s;
   if (t.input_tokens < 0 || t.input_tokens > kMaxTokens) {
     return f.Error("traffic.input_tokens", absl::StrCat("must be in 1..", kMaxTokens));
   }
@@ -154,12 +165,13 @@ absl::StatusOr<ResolvedWorkload> ResolveWorkload(const Workload& w, const Catalo
   }
   r.concurrency = t.concurrency;
   r.requests_per_second = t.requests_per_second;
-  r.output_tokens_per_second = std::max({t.tokens_per_second, t.tokens_per_day / 86400.0,
-                                         t.requests_per_second * r.output_tokens});
+  r.output_tokens_per_second = std::max(
+      {t.tokens_per_second, t.tokens_per_day / 86400.0, t.requests_per_second * r.output_tokens});
   if (r.task != Task::kLlmInference) r.output_tokens_per_second = 0;
   if (!IsTraining(r.task) && r.concurrency == 0 && r.requests_per_second == 0 &&
       t.tokens_per_second == 0 && t.tokens_per_day == 0) {
-    return f.Error("traffic", "give concurrency, requests_per_second, tokens_per_second or tokens_per_day");
+    return f.Error("traffic",
+                   "give concurrency, requests_per_second, tokens_per_second or tokens_per_day");
   }
 
   // SLO.
@@ -169,8 +181,12 @@ absl::StatusOr<ResolvedWorkload> ResolveWorkload(const Workload& w, const Catalo
 
   // Training job.
   r.training = w.training;
-  if (absl::Status s = f.OptionalPositive("training.dataset_tokens", w.training.dataset_tokens, 1e15); !s.ok()) return s;
-  if (w.training.epochs < 0 || w.training.epochs > 1000) return f.Error("training.epochs", "must be in 1..1000");
+  if (absl::Status s =
+          f.OptionalPositive("training.dataset_tokens", w.training.dataset_tokens, 1e15);
+      !s.ok())
+    return s;
+  if (w.training.epochs < 0 || w.training.epochs > 1000)
+    return f.Error("training.epochs", "must be in 1..1000");
   if (w.training.micro_batch_size < 0 || w.training.micro_batch_size > 4096) {
     return f.Error("training.micro_batch_size", "must be in 1..4096");
   }
@@ -182,7 +198,8 @@ absl::StatusOr<ResolvedWorkload> ResolveWorkload(const Workload& w, const Catalo
   }
   if (r.training.dataset_tokens == 0) r.training.dataset_tokens = policy.default_dataset_tokens;
   if (r.training.epochs == 0) r.training.epochs = 1;
-  if (r.training.micro_batch_size == 0) r.training.micro_batch_size = policy.default_micro_batch_size;
+  if (r.training.micro_batch_size == 0)
+    r.training.micro_batch_size = policy.default_micro_batch_size;
   if (r.training.sequence_tokens == 0) {
     r.training.sequence_tokens =
         t.max_context_tokens > 0 ? t.max_context_tokens : policy.default_sequence_tokens;
@@ -192,7 +209,15 @@ absl::StatusOr<ResolvedWorkload> ResolveWorkload(const Workload& w, const Catalo
   r.objective = w.objective;
   r.isolation = w.isolation;
   for (size_t i = 0; i < w.accelerators.size(); ++i) {
-    if (catalog.FindAccelerator(w.accelerators[i]) == nullptr) {
+    const std::string& id = w.accelerators[i];
+    const bool all_slices = id.size() > 2 && id.compare(id.size() - 2, 2, "/*") == 0;
+    const Accelerator* named =
+        catalog.FindAccelerator(all_slices ? id.substr(0, id.size() - 2) : id);
+    if (all_slices && named != nullptr && named->mig_profiles.empty()) {
+      return f.Error(absl::StrCat("accelerators[", i, "]"),
+                     absl::StrCat("'", named->id, "' has no MIG profiles"));
+    }
+    if (named == nullptr) {
       return absl::NotFoundError(absl::StrCat(f.Path(absl::StrCat("accelerators[", i, "]")),
                                               ": unknown accelerator '", w.accelerators[i],
                                               "' (see `gpufit catalog`)"));

@@ -23,9 +23,9 @@ struct ResolvedWorkload {
   int input_tokens = 0;
   int output_tokens = 0;
   int max_context_tokens = 0;
-  double concurrency = 0;                  // 0 = not given
-  double requests_per_second = 0;          // 0 = not given
-  double output_tokens_per_second = 0;     // demanded output rate; 0 = not given
+  double concurrency = 0;               // 0 = not given
+  double requests_per_second = 0;       // 0 = not given
+  double output_tokens_per_second = 0;  // demanded output rate; 0 = not given
   Slo slo;
   TrainingJob training;  // defaults applied for training tasks
   Objective objective = Objective::kCost;

@@ -16,11 +16,12 @@ constexpr std::array<std::pair<Task, std::string_view>, 8> kTasks = {{
     {Task::kFineTuneFull, "fine-tune-full"},
     {Task::kPretrain, "pretrain"},
 }};
-constexpr std::array<std::pair<Objective, std::string_view>, 3> kObjectives = {{
-    {Objective::kCost, "cost"}, {Objective::kLatency, "latency"},
-    {Objective::kThroughput, "throughput"}}};
-constexpr std::array<std::pair<Isolation, std::string_view>, 2> kIsolations = {{
-    {Isolation::kShared, "shared"}, {Isolation::kDedicated, "dedicated"}}};
+constexpr std::array<std::pair<Objective, std::string_view>, 3> kObjectives = {
+    {{Objective::kCost, "cost"},
+     {Objective::kLatency, "latency"},
+     {Objective::kThroughput, "throughput"}}};
+constexpr std::array<std::pair<Isolation, std::string_view>, 2> kIsolations = {
+    {{Isolation::kShared, "shared"}, {Isolation::kDedicated, "dedicated"}}};
 
 template <typename E, size_t N>
 std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& table, E e) {

@@ -35,8 +35,8 @@ struct Slo {
 struct TrainingJob {
   double dataset_tokens = 0;  // tokens per epoch; 0 = 100M (policy default)
   int epochs = 1;
-  int micro_batch_size = 0;   // sequences per GPU per step; 0 = policy default (8)
-  int sequence_tokens = 0;    // 0 = traffic.max_context_tokens or 2048
+  int micro_batch_size = 0;  // sequences per GPU per step; 0 = policy default (8)
+  int sequence_tokens = 0;   // 0 = traffic.max_context_tokens or 2048
   int lora_rank = 16;
 };
 
@@ -52,7 +52,8 @@ struct Workload {
   TrainingJob training;
   Objective objective = Objective::kCost;
   Isolation isolation = Isolation::kShared;
-  // Restricts the candidates: ids of accelerators (a whole-GPU id also admits its MIG slices).
+  // Restricts the candidates: "l4", "a100-80gb/1g.10gb", or "a100-80gb/*" for every slice
+  // of a GPU. A whole-GPU id does not admit its slices. Empty = the whole catalog.
   std::vector<std::string> accelerators;
   int max_gpus_per_replica = 0;  // 0 = up to the node's NVLink domain
 };

@@ -101,8 +101,7 @@ TEST(PerformanceModelTest, MixtureOfExpertsReadsFewerWeightsAtBatchOne) {
   const LlmPerformanceModel d(dense, big, 1, k), m(moe, big, 1, k);
   // Batch 1 touches 2 of 8 experts; a large batch touches them all.
   EXPECT_LT(m.StepSeconds(1, 0, 0), 0.45 * d.StepSeconds(1, 0, 0));
-  EXPECT_NEAR(m.StepSeconds(64, 0, 0), d.StepSeconds(64, 0, 0),
-              0.35 * d.StepSeconds(64, 0, 0));
+  EXPECT_NEAR(m.StepSeconds(64, 0, 0), d.StepSeconds(64, 0, 0), 0.35 * d.StepSeconds(64, 0, 0));
 }
 
 TEST(PerformanceModelTest, TensorParallelismSpeedsUpButNotLinearly) {

@@ -106,13 +106,25 @@ TEST(PlacementTest, DedicatedIsolationExcludesMigSlices) {
   EXPECT_EQ(slice->rejection.cls, RejectClass::kCapability);
 }
 
-TEST(PlacementTest, AllowListRestrictsCandidatesAndAdmitsSlices) {
+TEST(PlacementTest, AllowListRestrictsCandidates) {
   const Catalog catalog = TestCatalog();
   Workload w = ChatWorkload(10);
   w.accelerators = {"a100-80gb"};
-  const Decision d = PlaceWorkload(w, catalog).value();
+  Decision d = PlaceWorkload(w, catalog).value();
   EXPECT_EQ(Find(d, "l4"), nullptr);
+  EXPECT_NE(Find(d, "a100-80gb"), nullptr);
+  EXPECT_EQ(Find(d, "a100-80gb/1g.10gb"), nullptr);  // slices only when asked for
+  w.accelerators = {"a100-80gb/*"};
+  d = PlaceWorkload(w, catalog).value();
+  EXPECT_EQ(Find(d, "a100-80gb"), nullptr);
   EXPECT_NE(Find(d, "a100-80gb/1g.10gb"), nullptr);
+  EXPECT_NE(Find(d, "a100-80gb/7g.80gb"), nullptr);
+  w.accelerators = {"a100-80gb/3g.40gb"};
+  d = PlaceWorkload(w, catalog).value();
+  ASSERT_EQ(d.options.size(), 1u);
+  w.accelerators = {"l4/*"};
+  EXPECT_EQ(PlaceWorkload(w, catalog).status().message(),
+            "workload.accelerators[0]: 'l4' has no MIG profiles");
 }
 
 TEST(PlacementTest, LatencyObjectivePrefersTheFasterGpu) {

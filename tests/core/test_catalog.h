@@ -35,8 +35,8 @@ inline core::Accelerator TestA100() {
   a.nvlink_gbps = 600;
   a.gpus_per_node = 8;
   a.price_usd_per_hour = 1.79;
-  a.mig_profiles = {{"1g.10gb", 1, 1, 7}, {"2g.20gb", 2, 2, 3}, {"3g.40gb", 3, 4, 2},
-                    {"7g.80gb", 7, 8, 1}};
+  a.mig_profiles = {
+      {"1g.10gb", 1, 1, 7}, {"2g.20gb", 2, 2, 3}, {"3g.40gb", 3, 4, 2}, {"7g.80gb", 7, 8, 1}};
   return a;
 }
 

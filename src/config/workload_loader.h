@@ -1,0 +1,27 @@
+// Reads workload YAML (the contract format of README "Workload format") into core::Workload.
+// Unknown keys, wrong types and out-of-range values are errors that read
+// "FILE:LINE: field.path: reason" (e.g. "chat.yaml:7: traffic.concurrency: must be > 0").
+// Semantic checks against the catalog (unknown model id, accelerator) happen in
+// core::ResolveWorkload, which names the field path too.
+#ifndef GPUFIT_CONFIG_WORKLOAD_LOADER_H_
+#define GPUFIT_CONFIG_WORKLOAD_LOADER_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/workload.h"
+
+namespace gpufit::config {
+
+absl::StatusOr<core::Workload> ParseWorkloadYaml(std::string_view yaml_text,
+                                                 std::string_view filename);
+absl::StatusOr<core::Workload> LoadWorkloadFile(const std::string& path);
+
+// True if the YAML document looks like a catalog (has accelerators/presets/prices/policy
+// at top level) rather than a workload; used by `gpufit validate`.
+bool LooksLikeCatalog(std::string_view yaml_text);
+
+}  // namespace gpufit::config
+
+#endif  // GPUFIT_CONFIG_WORKLOAD_LOADER_H_
