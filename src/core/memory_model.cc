@@ -28,34 +28,24 @@ double KvTokensPerSequence(const ModelArchitecture& a, double tokens) {
   return a.sliding_window_tokens > 0 ? std::min<double>(tokens, a.sliding_window_tokens) : tokens;
 }
 
-InferenceFootprint LlmFootprint(const ResolvedWorkload& w, const Accelerator& acc, int gpus,
+InferenceFootprint LlmFootprint(const LlmTerms& t, const Accelerator& acc, int gpus,
                                 const ModelConstants& k) {
-  const ModelArchitecture& a = w.architecture;
   InferenceFootprint f;
   f.usable_gib = acc.memory_gib * k.gpu_memory_utilization;
-  f.weights_gib = GiBFromBytes(WeightBytes(a, w.weight_precision)) / gpus;
-  // vLLM profiles a dummy forward pass of max_num_batched_tokens: the widest live tensors are
-  // the MLP's gate+up outputs (2 x intermediate) plus residual/attention (~4 x hidden), 16-bit;
-  // sampling holds fp32 logits for max_num_seqs rows (reference data vllm_rule).
-  const double mlp_bytes = static_cast<double>(k.max_num_batched_tokens) *
-                           (2.0 * a.effective_intermediate_size() + 4.0 * a.hidden_size) * 2.0 /
-                           gpus;
-  const double logits_bytes = static_cast<double>(k.max_num_seqs) * a.vocab_size * 4.0;
-  f.activations_gib = GiBFromBytes(mlp_bytes + logits_bytes);
+  f.weights_gib = GiBFromBytes(t.weight_bytes) / gpus;
+  f.activations_gib =
+      GiBFromBytes(t.activation_bytes_sharded / gpus + t.activation_bytes_replicated);
   f.overhead_gib = k.runtime_overhead_gib;
-  f.kv_gib_per_token = GiBFromBytes(KvBytesPerToken(a, w.kv_precision)) / gpus;
+  f.kv_gib_per_token = GiBFromBytes(t.kv_bytes_per_token) / gpus;
   return f;
 }
 
-MemoryBreakdown LlmMemory(const InferenceFootprint& f, const ResolvedWorkload& w,
-                          double concurrency) {
+MemoryBreakdown LlmMemory(const InferenceFootprint& f, const LlmTerms& t, double concurrency) {
   MemoryBreakdown m;
   m.weights_gib = f.weights_gib;
   m.activations_gib = f.activations_gib;
   m.overhead_gib = f.overhead_gib;
-  m.kv_cache_gib = concurrency *
-                   KvTokensPerSequence(w.architecture, w.input_tokens + w.output_tokens) *
-                   f.kv_gib_per_token;
+  m.kv_cache_gib = concurrency * t.kv_tokens_per_sequence * f.kv_gib_per_token;
   m.total_gib = m.weights_gib + m.activations_gib + m.overhead_gib + m.kv_cache_gib;
   m.usable_gib = f.usable_gib;
   return m;

@@ -6,6 +6,7 @@
 
 #include "core/accelerator.h"
 #include "core/decision.h"
+#include "core/llm_terms.h"
 #include "core/policy.h"
 #include "core/resolved_workload.h"
 
@@ -33,12 +34,15 @@ struct InferenceFootprint {
     return free_for_kv_gib() > 0 ? free_for_kv_gib() / kv_gib_per_token : 0;
   }
 };
-InferenceFootprint LlmFootprint(const ResolvedWorkload& w, const Accelerator& acc, int gpus,
+InferenceFootprint LlmFootprint(const LlmTerms& t, const Accelerator& acc, int gpus,
                                 const ModelConstants& k);
+inline InferenceFootprint LlmFootprint(const ResolvedWorkload& w, const Accelerator& acc, int gpus,
+                                       const ModelConstants& k) {
+  return LlmFootprint(LlmTerms::For(w, k), acc, gpus, k);
+}
 
 // Memory breakdown with `concurrency` sequences of input+output tokens resident.
-MemoryBreakdown LlmMemory(const InferenceFootprint& f, const ResolvedWorkload& w,
-                          double concurrency);
+MemoryBreakdown LlmMemory(const InferenceFootprint& f, const LlmTerms& t, double concurrency);
 
 // Training memory per GPU (weights + gradients + optimiser states + activations with
 // gradient checkpointing), for fine-tune-lora / -qlora / -full and pretrain.

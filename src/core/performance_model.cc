@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/memory_model.h"
 
@@ -25,9 +26,24 @@ double PeakFlopsPerSecond(const Accelerator& acc, Precision precision, const Mod
   return tflops * 1e12 * acc.sustained_compute_fraction;
 }
 
+LlmPerformanceModel::LlmPerformanceModel(const ResolvedWorkload& w, const LlmTerms& terms,
+                                         const Accelerator& acc, int gpus, const ModelConstants& k)
+    : w_(w), t_(terms), gpus_(gpus) {
+  Init(acc, k);
+}
+
 LlmPerformanceModel::LlmPerformanceModel(const ResolvedWorkload& w, const Accelerator& acc,
                                          int gpus, const ModelConstants& k)
-    : w_(w), gpus_(gpus) {
+    : owned_terms_(std::make_unique<const LlmTerms>(LlmTerms::For(w, k))),
+      w_(w),
+      t_(*owned_terms_),
+      gpus_(gpus) {
+  Init(acc, k);
+}
+
+void LlmPerformanceModel::Init(const Accelerator& acc, const ModelConstants& k) {
+  const ResolvedWorkload& w = w_;
+  const int gpus = gpus_;
   const ModelArchitecture& a = w.architecture;
   const double tp_eff = gpus > 1 ? k.tensor_parallel_efficiency : 1.0;
   step_overhead_s_ = k.step_overhead_ms / 1e3;
@@ -35,20 +51,6 @@ LlmPerformanceModel::LlmPerformanceModel(const ResolvedWorkload& w, const Accele
   const double peak = PeakFlopsPerSecond(acc, w.weight_precision, k) * tp_eff;
   decode_flops_ = peak * k.decode_mfu;
   prefill_flops_ = peak * k.prefill_mfu;
-  weight_bytes_ = WeightBytes(a, w.weight_precision);
-  dense_weight_fraction_ = 1.0;
-  if (a.is_moe()) {
-    // Expert parameters: P_exp x (1 - k/E) = P - P_active, the rest is read by every token.
-    const double total = a.parameters_billion * 1e9;
-    const double frac_inactive = 1.0 - static_cast<double>(a.active_experts) / a.experts;
-    const double expert_params = std::min(total, (total - a.active_parameters()) / frac_inactive);
-    dense_weight_fraction_ = 1.0 - expert_params / total;
-  }
-  kv_bytes_per_token_ = KvBytesPerToken(a, w.kv_precision);
-  flops_per_token_ = 2.0 * a.active_parameters();
-  // Attention: QK^T and AV are 2 x 2 x heads x head_dim FLOPs per layer per context token.
-  attention_flops_per_context_token_ =
-      4.0 * a.layers * a.attention_heads * static_cast<double>(a.effective_head_dim());
   if (gpus > 1) {
     // Two all-reduces per layer (after attention and after the MLP) of hidden x 2 bytes per
     // token; a ring moves 2(n-1)/n of the buffer over each GPU's NVLink.
@@ -59,32 +61,31 @@ LlmPerformanceModel::LlmPerformanceModel(const ResolvedWorkload& w, const Accele
     comm_latency_s_ = 0;
     comm_s_per_token_ = 0;
   }
-  mean_context_tokens_ = KvTokensPerSequence(a, w.input_tokens + w.output_tokens / 2.0);
-  prefill_per_decode_ = static_cast<double>(w.input_tokens) / w.output_tokens;
+  prompt_prefill_s_ = PrefillSeconds(w.input_tokens, w.input_tokens);
 }
 
 double LlmPerformanceModel::WeightBytesRead(double tokens) const {
-  if (dense_weight_fraction_ >= 1.0) return weight_bytes_;
+  if (t_.dense_weight_fraction >= 1.0) return t_.weight_bytes;
   // Each token routes to k of E experts: the chance an expert is untouched by n tokens is
   // (1 - k/E)^n (reference data: "at batch >= ~16 essentially all experts are touched").
   const ModelArchitecture& a = w_.architecture;
   const double miss = 1.0 - static_cast<double>(a.active_experts) / a.experts;
   const double touched = 1.0 - std::pow(miss, std::max(1.0, tokens));
-  return weight_bytes_ * (dense_weight_fraction_ + (1.0 - dense_weight_fraction_) * touched);
+  return t_.weight_bytes * (t_.dense_weight_fraction + (1.0 - t_.dense_weight_fraction) * touched);
 }
 
 double LlmPerformanceModel::StepSeconds(double batch, double context_tokens,
                                         double prefill_tokens) const {
   const double tokens = batch + prefill_tokens;
   const double bytes =
-      (WeightBytesRead(tokens) + batch * context_tokens * kv_bytes_per_token_) / gpus_;
+      (WeightBytesRead(tokens) + batch * context_tokens * t_.kv_bytes_per_token) / gpus_;
   const double memory_s = bytes / bandwidth_bps_;
   const double decode_flops =
-      batch * (flops_per_token_ + attention_flops_per_context_token_ * context_tokens);
+      batch * (t_.flops_per_token + t_.attention_flops_per_context_token * context_tokens);
   // A prompt token attends to half its prompt on average (causal mask).
   const double prefill_flops =
       prefill_tokens *
-      (flops_per_token_ + attention_flops_per_context_token_ * w_.input_tokens / 2.0);
+      (t_.flops_per_token + t_.attention_flops_per_context_token * w_.input_tokens / 2.0);
   const double compute_s = (decode_flops / decode_flops_ + prefill_flops / prefill_flops_) / gpus_;
   return std::max(memory_s, compute_s) + step_overhead_s_ + comm_latency_s_ +
          comm_s_per_token_ * tokens;
@@ -92,7 +93,7 @@ double LlmPerformanceModel::StepSeconds(double batch, double context_tokens,
 
 double LlmPerformanceModel::PrefillSeconds(double tokens, double sequence_tokens) const {
   const double flops =
-      tokens * (flops_per_token_ + attention_flops_per_context_token_ * sequence_tokens / 2.0);
+      tokens * (t_.flops_per_token + t_.attention_flops_per_context_token * sequence_tokens / 2.0);
   const double compute_s = flops / prefill_flops_ / gpus_;
   const double memory_s = WeightBytesRead(tokens) / gpus_ / bandwidth_bps_;
   return std::max(compute_s, memory_s) + step_overhead_s_ + comm_latency_s_ +
@@ -100,26 +101,51 @@ double LlmPerformanceModel::PrefillSeconds(double tokens, double sequence_tokens
 }
 
 double LlmPerformanceModel::TpotSeconds(double concurrency) const {
-  return StepSeconds(concurrency, mean_context_tokens_, concurrency * prefill_per_decode_);
+  return StepSeconds(concurrency, t_.mean_context_tokens, concurrency * t_.prefill_per_decode);
 }
 
-double LlmPerformanceModel::TtftSeconds(double concurrency) const {
-  return PrefillSeconds(w_.input_tokens, w_.input_tokens) + 0.5 * TpotSeconds(concurrency);
+double LlmPerformanceModel::DenseMaxConcurrencyForTpot(double tpot_s) const {
+  const double ctx = t_.mean_context_tokens;
+  const double r = t_.prefill_per_decode;
+  const double a0 = t_.weight_bytes / gpus_ / bandwidth_bps_;
+  const double a1 = ctx * t_.kv_bytes_per_token / gpus_ / bandwidth_bps_;
+  const double c1 =
+      ((t_.flops_per_token + t_.attention_flops_per_context_token * ctx) / decode_flops_ +
+       r * (t_.flops_per_token + t_.attention_flops_per_context_token * w_.input_tokens / 2.0) /
+           prefill_flops_) /
+      gpus_;
+  const double d0 = step_overhead_s_ + comm_latency_s_;
+  const double d1 = comm_s_per_token_ * (1.0 + r);
+  const double budget = tpot_s - d0;
+  return std::min((budget - a0) / (a1 + d1), budget / (c1 + d1));
 }
 
 double LlmPerformanceModel::MaxConcurrency(const Slo& slo, double limit) const {
   limit = std::floor(limit);
   if (limit < 1) return 0;
-  // TPOT and TTFT grow monotonically with concurrency, so the feasible set is [1, B*].
-  // The step time is piecewise linear in B (dense models) but not for MoE, so a bisection
-  // over whole numbers serves both: at most ~20 evaluations for the largest limits.
   auto ok = [&](double b) {
-    if (slo.tpot_ms > 0 && TpotSeconds(b) * 1e3 > slo.tpot_ms) return false;
-    if (slo.ttft_ms > 0 && TtftSeconds(b) * 1e3 > slo.ttft_ms) return false;
+    const double tpot_s = TpotSeconds(b);
+    if (slo.tpot_ms > 0 && tpot_s * 1e3 > slo.tpot_ms) return false;
+    if (slo.ttft_ms > 0 && (prompt_prefill_s_ + 0.5 * tpot_s) * 1e3 > slo.ttft_ms) return false;
     return true;
   };
+  // TPOT and TTFT grow monotonically with concurrency, so the feasible set is [1, B*].
+  if (t_.dense_weight_fraction >= 1.0) {
+    // Both targets bound the step time: TTFT = prefill + TPOT/2 <= t  <=>  TPOT <= 2(t - prefill).
+    double tpot_s = std::numeric_limits<double>::infinity();
+    if (slo.tpot_ms > 0) tpot_s = slo.tpot_ms / 1e3;
+    if (slo.ttft_ms > 0) tpot_s = std::min(tpot_s, 2.0 * (slo.ttft_ms / 1e3 - prompt_prefill_s_));
+    const double solved = std::floor(DenseMaxConcurrencyForTpot(tpot_s));
+    if (solved >= limit && ok(limit)) return limit;
+    double b = std::clamp(solved, 1.0, limit);
+    // The closed form is exact up to rounding; settle the last step by evaluation.
+    while (b >= 1 && !ok(b)) --b;
+    while (b >= 1 && b + 1 <= limit && ok(b + 1)) ++b;
+    return std::max(b, 0.0);
+  }
   if (ok(limit)) return limit;
   if (!ok(1)) return 0;
+  // MoE: the weights read per step depend on the batch; bisect over whole numbers.
   double lo = 1, hi = limit;  // ok(lo), !ok(hi)
   while (hi - lo > 1) {
     const double mid = std::floor((lo + hi) / 2);

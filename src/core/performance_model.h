@@ -8,7 +8,10 @@
 #ifndef GPUFIT_CORE_PERFORMANCE_MODEL_H_
 #define GPUFIT_CORE_PERFORMANCE_MODEL_H_
 
+#include <memory>
+
 #include "core/accelerator.h"
+#include "core/llm_terms.h"
 #include "core/policy.h"
 #include "core/resolved_workload.h"
 
@@ -22,6 +25,10 @@ double PeakFlopsPerSecond(const Accelerator& acc, Precision precision, const Mod
 
 class LlmPerformanceModel {
  public:
+  // `terms` must outlive the model.
+  LlmPerformanceModel(const ResolvedWorkload& w, const LlmTerms& terms, const Accelerator& acc,
+                      int gpus, const ModelConstants& k);
+  // Convenience for one-off use (tests, validation): computes the terms itself.
   LlmPerformanceModel(const ResolvedWorkload& w, const Accelerator& acc, int gpus,
                       const ModelConstants& k);
 
@@ -36,7 +43,10 @@ class LlmPerformanceModel {
   // tokens (every request's prompt is processed once per output_tokens steps).
   double TpotSeconds(double concurrency) const;
   // Prefill of one prompt plus, on average, half a running step before it is scheduled.
-  double TtftSeconds(double concurrency) const;
+  double TtftSeconds(double concurrency) const {
+    return TtftSecondsForTpot(TpotSeconds(concurrency));
+  }
+  double TtftSecondsForTpot(double tpot_s) const { return prompt_prefill_s_ + 0.5 * tpot_s; }
   double OutputTokensPerSecond(double concurrency) const {
     return concurrency / TpotSeconds(concurrency);
   }
@@ -46,22 +56,23 @@ class LlmPerformanceModel {
  private:
   // Bytes of weights read in a step that processes `tokens` tokens (MoE: experts touched).
   double WeightBytesRead(double tokens) const;
+  // Largest concurrency with TpotSeconds(b) <= tpot_s, solved in closed form: for dense models
+  // the steady-state step is max(a0 + a1 b, c1 b) + d0 + d1 b. Not valid for MoE.
+  double DenseMaxConcurrencyForTpot(double tpot_s) const;
 
+  void Init(const Accelerator& acc, const ModelConstants& k);
+
+  std::unique_ptr<const LlmTerms> owned_terms_;  // only set by the convenience constructor
   const ResolvedWorkload& w_;
+  const LlmTerms& t_;
   int gpus_;
   double step_overhead_s_;
-  double bandwidth_bps_;                      // per GPU, achieved
-  double decode_flops_;                       // per GPU, achieved in decode
-  double prefill_flops_;                      // per GPU, achieved in prefill
-  double weight_bytes_;                       // whole model
-  double dense_weight_fraction_;              // MoE: part of the weights every token reads
-  double kv_bytes_per_token_;                 // whole replica
-  double flops_per_token_;                    // 2 x active parameters
-  double attention_flops_per_context_token_;  // per generated token per context token
-  double comm_latency_s_;                     // per step, TP all-reduce latency (0 without TP)
-  double comm_s_per_token_;                   // per token in a step, TP all-reduce transfer
-  double mean_context_tokens_;
-  double prefill_per_decode_;  // input / output
+  double bandwidth_bps_;     // per GPU, achieved
+  double decode_flops_;      // per GPU, achieved in decode
+  double prefill_flops_;     // per GPU, achieved in prefill
+  double comm_latency_s_;    // per step, TP all-reduce latency (0 without TP)
+  double comm_s_per_token_;  // per token in a step, TP all-reduce transfer
+  double prompt_prefill_s_;  // PrefillSeconds(input, input), constant per workload
 };
 
 }  // namespace gpufit::core

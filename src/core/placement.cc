@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/item_model.h"
+#include "core/llm_terms.h"
 #include "core/memory_model.h"
 #include "core/performance_model.h"
 #include "core/status_macros.h"
@@ -60,30 +61,27 @@ void Reject(Option& o, RejectClass cls, RejectKind kind, double needed, double a
 }
 
 // LLM serving on `gpus` GPUs per replica.
-void EvaluateLlm(const ResolvedWorkload& w, const Catalog& catalog, Option& o) {
+void EvaluateLlm(const ResolvedWorkload& w, const LlmTerms& t, const Catalog& catalog, Option& o) {
   const Accelerator& acc = *o.accelerator;
   const Policy& policy = catalog.policy();
   const ModelConstants& k = policy.model;
   const int gpus = o.gpus_per_replica;
-  const InferenceFootprint f = LlmFootprint(w, acc, gpus, k);
+  const InferenceFootprint f = LlmFootprint(t, acc, gpus, k);
   Prediction& p = o.prediction;
-  p.memory = LlmMemory(f, w, 0);
+  p.memory = LlmMemory(f, t, 0);
   if (f.free_for_kv_gib() <= 0) {
     return Reject(o, RejectClass::kMemory, RejectKind::kMemoryWeights, f.static_gib(),
                   f.usable_gib);
   }
-  const double context_kv_gib =
-      KvTokensPerSequence(w.architecture, w.max_context_tokens) * f.kv_gib_per_token;
+  const double context_kv_gib = t.kv_tokens_max_context * f.kv_gib_per_token;
   if (context_kv_gib > f.free_for_kv_gib()) {
     return Reject(o, RejectClass::kMemory, RejectKind::kMemoryContext,
                   f.static_gib() + context_kv_gib, f.usable_gib, w.max_context_tokens);
   }
   // Concurrency the KV cache holds with every request at its full input + output length.
-  const double per_sequence_tokens =
-      KvTokensPerSequence(w.architecture, w.input_tokens + w.output_tokens);
-  const double memory_limit =
-      std::min<double>(k.max_num_seqs, std::floor(f.kv_capacity_tokens() / per_sequence_tokens));
-  const LlmPerformanceModel perf(w, acc, gpus, k);
+  const double memory_limit = std::min<double>(
+      k.max_num_seqs, std::floor(f.kv_capacity_tokens() / t.kv_tokens_per_sequence));
+  const LlmPerformanceModel perf(w, t, acc, gpus, k);
   const double cap = perf.MaxConcurrency(w.slo, memory_limit);
   if (cap < 1) {
     const double ttft_ms = perf.TtftSeconds(1) * 1e3;
@@ -95,7 +93,7 @@ void EvaluateLlm(const ResolvedWorkload& w, const Catalog& catalog, Option& o) {
   }
   o.feasible = true;
   p.max_concurrency = cap;
-  p.max_output_tokens_per_second = perf.OutputTokensPerSecond(cap);
+  p.max_output_tokens_per_second = cap / perf.TpotSeconds(cap);
   const double replicas =
       std::max({1.0, Replicas(w.concurrency, cap, policy.replica_headroom),
                 Replicas(w.output_tokens_per_second, p.max_output_tokens_per_second,
@@ -108,10 +106,11 @@ void EvaluateLlm(const ResolvedWorkload& w, const Catalog& catalog, Option& o) {
                                             p.max_output_tokens_per_second);
   }
   p.concurrency = std::clamp(per_replica, 1.0, cap);
-  p.output_tokens_per_second = perf.OutputTokensPerSecond(p.concurrency);
-  p.tpot_ms = perf.TpotSeconds(p.concurrency) * 1e3;
-  p.ttft_ms = perf.TtftSeconds(p.concurrency) * 1e3;
-  p.memory = LlmMemory(f, w, p.concurrency);
+  const double tpot_s = perf.TpotSeconds(p.concurrency);
+  p.output_tokens_per_second = p.concurrency / tpot_s;
+  p.tpot_ms = tpot_s * 1e3;
+  p.ttft_ms = perf.TtftSecondsForTpot(tpot_s) * 1e3;
+  p.memory = LlmMemory(f, t, p.concurrency);
   Price(o, policy, p.max_output_tokens_per_second);
 }
 
@@ -201,7 +200,7 @@ double ObjectiveScore(const ResolvedWorkload& w, const Option& o) {
   return 0;
 }
 
-void Evaluate(const ResolvedWorkload& w, const Catalog& catalog, Option& o) {
+void Evaluate(const ResolvedWorkload& w, const LlmTerms& t, const Catalog& catalog, Option& o) {
   if (o.accelerator->is_mig_slice() && w.isolation == Isolation::kDedicated) {
     return Reject(o, RejectClass::kCapability, RejectKind::kIsolation, 0, 0);
   }
@@ -214,7 +213,7 @@ void Evaluate(const ResolvedWorkload& w, const Catalog& catalog, Option& o) {
                   o.gpus_per_replica);
   }
   if (IsTraining(w.task)) return EvaluateTraining(w, catalog, o);
-  if (w.task == Task::kLlmInference) return EvaluateLlm(w, catalog, o);
+  if (w.task == Task::kLlmInference) return EvaluateLlm(w, t, catalog, o);
   return EvaluateItems(w, catalog, o);
 }
 
@@ -225,6 +224,7 @@ Decision Place(const ResolvedWorkload& w, const Catalog& catalog) {
   d.workload_name = w.name;
   d.unit = IsTraining(w.task) ? "training-token" : std::string(ItemUnit(w));
   const bool llm_like = w.task == Task::kLlmInference || IsTraining(w.task);
+  const LlmTerms terms = LlmTerms::For(w, catalog.policy().model);
   d.options.reserve(catalog.accelerators().size() + 16);
   for (const Accelerator& acc : catalog.accelerators()) {
     if (!Allowed(w, acc)) continue;
@@ -239,19 +239,40 @@ Decision Place(const ResolvedWorkload& w, const Catalog& catalog) {
       Option o;
       o.accelerator = &acc;
       o.gpus_per_replica = gpus;
-      Evaluate(w, catalog, o);
+      Evaluate(w, terms, catalog, o);
       if (o.feasible || o.rejection.cls != RejectClass::kMemory) smaller_degree_fits_memory = true;
       d.options.push_back(o);
     }
   }
-  // Feasible options by objective, then rejected ones by class; ties keep catalog order.
-  std::stable_sort(d.options.begin(), d.options.end(), [&](const Option& a, const Option& b) {
+  // Feasible options by objective, then rejected ones; ties keep catalog order. Sorting small
+  // keys and moving each Option once keeps this cheap (an Option is a few hundred bytes).
+  struct Key {
+    bool feasible;
+    double score;
+    double usd_per_million_tokens;
+    size_t index;
+  };
+  std::vector<Key> keys;
+  keys.reserve(d.options.size());
+  for (size_t i = 0; i < d.options.size(); ++i) {
+    const Option& o = d.options[i];
+    keys.push_back(
+        {o.feasible, o.feasible ? ObjectiveScore(w, o) : 0.0, o.usd_per_million_tokens, i});
+  }
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
     if (a.feasible != b.feasible) return a.feasible;
-    if (!a.feasible) return false;
-    const double sa = ObjectiveScore(w, a), sb = ObjectiveScore(w, b);
-    if (sa != sb) return sa < sb;
-    return a.usd_per_million_tokens < b.usd_per_million_tokens;
+    if (a.feasible) {
+      if (a.score != b.score) return a.score < b.score;
+      if (a.usd_per_million_tokens != b.usd_per_million_tokens) {
+        return a.usd_per_million_tokens < b.usd_per_million_tokens;
+      }
+    }
+    return a.index < b.index;
   });
+  std::vector<Option> sorted;
+  sorted.reserve(keys.size());
+  for (const Key& k : keys) sorted.push_back(std::move(d.options[k.index]));
+  d.options = std::move(sorted);
   if (!d.options.empty() && d.options.front().feasible) d.recommended = 0;
   return d;
 }
@@ -275,11 +296,12 @@ absl::StatusOr<Option> PredictOption(const ResolvedWorkload& w, const Catalog& c
   if (gpus > 1 && acc->is_mig_slice()) {
     return absl::InvalidArgumentError("gpus: a MIG slice serves one replica on its own (use 1)");
   }
+  const LlmTerms terms = LlmTerms::For(w, catalog.policy().model);
   Option o;
   o.accelerator = acc;
   if (gpus > 0) {
     o.gpus_per_replica = gpus;
-    Evaluate(w, catalog, o);
+    Evaluate(w, terms, catalog, o);
     return o;
   }
   // Smallest tensor-parallel degree that fits.
@@ -287,7 +309,7 @@ absl::StatusOr<Option> PredictOption(const ResolvedWorkload& w, const Catalog& c
     Option candidate;
     candidate.accelerator = acc;
     candidate.gpus_per_replica = degree;
-    Evaluate(w, catalog, candidate);
+    Evaluate(w, terms, catalog, candidate);
     if (degree == 1) o = candidate;
     if (candidate.feasible) return candidate;
     if (!acc->has_nvlink() || acc->is_mig_slice() || degree * 2 > acc->gpus_per_node) break;

@@ -2,26 +2,6 @@
 
 namespace gpufit::core {
 
-double BytesPerParameter(Precision p) {
-  switch (p) {
-    case Precision::kFp32:
-      return 4.0;
-    case Precision::kBf16:
-    case Precision::kFp16:
-      return 2.0;
-    case Precision::kFp8:
-    case Precision::kInt8:
-      return 1.0;
-    case Precision::kInt4:
-      return 0.52;  // GPTQ/AWQ g128, reference data int4_gptq_awq_g128
-  }
-  return 2.0;
-}
-
-bool IsQuantized(Precision p) {
-  return p == Precision::kFp8 || p == Precision::kInt8 || p == Precision::kInt4;
-}
-
 std::string_view PrecisionName(Precision p) {
   switch (p) {
     case Precision::kFp32:

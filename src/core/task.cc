@@ -41,10 +41,6 @@ std::optional<E> Parse(const std::array<std::pair<E, std::string_view>, N>& tabl
 
 }  // namespace
 
-bool IsTraining(Task t) {
-  return t == Task::kFineTuneLora || t == Task::kFineTuneQlora || t == Task::kFineTuneFull ||
-         t == Task::kPretrain;
-}
 std::string_view TaskName(Task t) { return NameOf(kTasks, t); }
 std::optional<Task> ParseTask(std::string_view s) { return Parse(kTasks, s); }
 std::string_view ObjectiveName(Objective o) { return NameOf(kObjectives, o); }

@@ -20,7 +20,10 @@ enum class Task {
 enum class Objective { kCost, kLatency, kThroughput };
 enum class Isolation { kShared, kDedicated };
 
-bool IsTraining(Task t);
+inline bool IsTraining(Task t) {
+  return t == Task::kFineTuneLora || t == Task::kFineTuneQlora || t == Task::kFineTuneFull ||
+         t == Task::kPretrain;
+}
 std::string_view TaskName(Task t);  // "llm-inference"
 std::optional<Task> ParseTask(std::string_view name);
 std::string_view ObjectiveName(Objective o);
