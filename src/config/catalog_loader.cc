@@ -372,22 +372,28 @@ absl::Status ReadPolicy(const YamlReader& r, const YAML::Node& node, core::Polic
 // Applies one catalog document to `data`. Sections are applied in dependency order
 // (accelerators, then prices, then presets whose measured rates name accelerators),
 // whatever their order in the file.
-absl::Status ApplyCatalogYaml(std::string_view text, std::string_view filename, CatalogData* data) {
+absl::Status ApplyCatalogYaml(std::string_view text, std::string_view filename, TopLevelKeys keys,
+                              CatalogData* data) {
   const YamlReader r(filename);
   GPUFIT_ASSIGN_OR_RETURN(const YAML::Node root, r.ParseTopLevelMap(text, "catalog"));
   // std::optional because a default-constructed YAML::Node is a defined null node, and
   // YAML::Node assignment rebinds references rather than copying a handle.
   std::optional<const YAML::Node> version, accelerators, prices, presets, policy;
+  auto visit = [&](std::string_view key, const YAML::Node& v, const std::string&) {
+    if (key == "version") version.emplace(v);
+    if (key == "accelerators") accelerators.emplace(v);
+    if (key == "prices") prices.emplace(v);
+    if (key == "presets") presets.emplace(v);
+    if (key == "policy") policy.emplace(v);
+    return absl::OkStatus();  // `workloads` (kAllowWorkloads) is the caller's to read
+  };
   GPUFIT_RETURN_IF_ERROR(
-      r.ForEachField(root, "", {"version", "accelerators", "prices", "presets", "policy"},
-                     [&](std::string_view key, const YAML::Node& v, const std::string&) {
-                       if (key == "version") version.emplace(v);
-                       if (key == "accelerators") accelerators.emplace(v);
-                       if (key == "prices") prices.emplace(v);
-                       if (key == "presets") presets.emplace(v);
-                       if (key == "policy") policy.emplace(v);
-                       return absl::OkStatus();
-                     }));
+      keys == TopLevelKeys::kAllowWorkloads
+          ? r.ForEachField(root, "",
+                           {"version", "accelerators", "prices", "presets", "policy", "workloads"},
+                           visit)
+          : r.ForEachField(root, "", {"version", "accelerators", "prices", "presets", "policy"},
+                           visit));
 
   if (version.has_value()) {
     GPUFIT_ASSIGN_OR_RETURN(data->version, r.String(*version, "version"));
@@ -473,7 +479,9 @@ absl::StatusOr<std::shared_ptr<const core::Catalog>> Build(CatalogData data,
 const CatalogData& DefaultData() {
   static const CatalogData* const data = [] {
     auto* d = new CatalogData();
-    if (absl::Status s = ApplyCatalogYaml(kEmbeddedCatalogYaml, kEmbeddedFilename, d); !s.ok()) {
+    if (absl::Status s = ApplyCatalogYaml(kEmbeddedCatalogYaml, kEmbeddedFilename,
+                                          TopLevelKeys::kCatalogOnly, d);
+        !s.ok()) {
       DieOnInvalidDefault(s);
     }
     return d;
@@ -498,9 +506,10 @@ std::shared_ptr<const core::Catalog> DefaultCatalog() {
 }
 
 absl::StatusOr<std::shared_ptr<const core::Catalog>> LoadCatalogOverlay(std::string_view yaml_text,
-                                                                        std::string_view filename) {
+                                                                        std::string_view filename,
+                                                                        TopLevelKeys keys) {
   CatalogData data = DefaultData();
-  GPUFIT_RETURN_IF_ERROR(ApplyCatalogYaml(yaml_text, filename, &data));
+  GPUFIT_RETURN_IF_ERROR(ApplyCatalogYaml(yaml_text, filename, keys, &data));
   // The catalog in force is the default plus the overlay: fingerprint both, with a
   // separator byte no YAML text contains so that moving text across the boundary matters.
   uint64_t hash = Fnv1a(kFnvOffsetBasis, kEmbeddedCatalogYaml);

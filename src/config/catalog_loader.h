@@ -30,9 +30,15 @@ namespace gpufit::config {
 // The compiled-in catalog (configs/catalog.yaml embedded at build time). Parsed once.
 std::shared_ptr<const core::Catalog> DefaultCatalog();
 
+// Which top-level keys an overlay may have. kAllowWorkloads is for the daemon's config file
+// (config/service_config.h), which is an overlay plus a `workloads:` list that the catalog
+// loader accepts without reading, so that both files share one parser.
+enum class TopLevelKeys { kCatalogOnly, kAllowWorkloads };
+
 // Default catalog overlaid with `yaml_text`; `filename` is used in error messages only.
-absl::StatusOr<std::shared_ptr<const core::Catalog>> LoadCatalogOverlay(std::string_view yaml_text,
-                                                                        std::string_view filename);
+absl::StatusOr<std::shared_ptr<const core::Catalog>> LoadCatalogOverlay(
+    std::string_view yaml_text, std::string_view filename,
+    TopLevelKeys keys = TopLevelKeys::kCatalogOnly);
 // Reads `path` and calls LoadCatalogOverlay. NOT_FOUND if the file cannot be read.
 absl::StatusOr<std::shared_ptr<const core::Catalog>> LoadCatalogFile(const std::string& path);
 

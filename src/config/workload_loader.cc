@@ -12,6 +12,7 @@ namespace gpufit::config {
 namespace {
 
 using internal::Bound;
+using internal::FieldPath;
 using internal::YamlReader;
 
 absl::StatusOr<core::Precision> ReadPrecision(const YamlReader& r, const YAML::Node& v,
@@ -86,14 +87,14 @@ absl::Status ReadTraining(const YamlReader& r, const YAML::Node& node, const std
 
 }  // namespace
 
-absl::StatusOr<core::Workload> ParseWorkloadYaml(std::string_view yaml_text,
-                                                 std::string_view filename) {
-  const YamlReader r(filename);
-  GPUFIT_ASSIGN_OR_RETURN(const YAML::Node root, r.ParseTopLevelMap(yaml_text, "workload"));
+namespace internal {
+
+absl::StatusOr<core::Workload> ReadWorkload(const YamlReader& r, const YAML::Node& root,
+                                            std::string_view path) {
   core::Workload w;
   std::optional<YAML::Node> model_key, architecture_key;  // for the exclusivity message
   GPUFIT_RETURN_IF_ERROR(r.ForEachField(
-      root, "",
+      root, path,
       {"name", "model", "architecture", "precision", "kv_cache_precision", "task", "traffic", "slo",
        "training", "objective", "isolation", "accelerators", "max_gpus_per_replica"},
       [&](std::string_view key, const YAML::Node& v, const std::string& p) -> absl::Status {
@@ -150,13 +151,23 @@ absl::StatusOr<core::Workload> ParseWorkloadYaml(std::string_view yaml_text,
   // Exactly one way of naming the model. Whether a preset id exists is the catalog's
   // business (core::ResolveWorkload), not the file format's.
   if (model_key.has_value() && architecture_key.has_value()) {
-    return r.Error(*architecture_key, "architecture",
+    return r.Error(*architecture_key, FieldPath(path, "architecture"),
                    "cannot be combined with model (give a preset id or an architecture, not both)");
   }
   if (!model_key.has_value() && !architecture_key.has_value()) {
-    return r.Error(root, "model", "required (a preset id), or give architecture instead");
+    return r.Error(root, FieldPath(path, "model"),
+                   "required (a preset id), or give architecture instead");
   }
   return w;
+}
+
+}  // namespace internal
+
+absl::StatusOr<core::Workload> ParseWorkloadYaml(std::string_view yaml_text,
+                                                 std::string_view filename) {
+  const YamlReader r(filename);
+  GPUFIT_ASSIGN_OR_RETURN(const YAML::Node root, r.ParseTopLevelMap(yaml_text, "workload"));
+  return internal::ReadWorkload(r, root, "");
 }
 
 absl::StatusOr<core::Workload> LoadWorkloadFile(const std::string& path) {

@@ -12,6 +12,10 @@
 #include "absl/status/statusor.h"
 #include "core/workload.h"
 
+namespace YAML {
+class Node;
+}  // namespace YAML
+
 namespace gpufit::config {
 
 absl::StatusOr<core::Workload> ParseWorkloadYaml(std::string_view yaml_text,
@@ -21,6 +25,14 @@ absl::StatusOr<core::Workload> LoadWorkloadFile(const std::string& path);
 // True if the YAML document looks like a catalog (has accelerators/presets/prices/policy
 // at top level) rather than a workload; used by `gpufit validate`.
 bool LooksLikeCatalog(std::string_view yaml_text);
+
+namespace internal {
+class YamlReader;
+// Reads one workload mapping at `path` ("" for a workload file's root, "workloads[2]" for an
+// entry of the daemon's config file); the field parsing behind ParseWorkloadYaml.
+absl::StatusOr<core::Workload> ReadWorkload(const YamlReader& reader, const YAML::Node& node,
+                                            std::string_view path);
+}  // namespace internal
 
 }  // namespace gpufit::config
 

@@ -1,0 +1,49 @@
+// The daemon's configuration (gpufitd --config FILE): a catalog overlay in the catalog file
+// format (config/catalog_loader.h) that may also list `workloads:` in the workload file
+// format (config/workload_loader.h). The workloads are the operator's own; the daemon places
+// them at every (re)load and exports the results as per-workload metrics.
+//
+//   version: "prod-2026-11"
+//   prices: {l4: 0.70}
+//   workloads:
+//     - name: chat
+//       model: llama-3-8b
+//       traffic: {concurrency: 50}
+//
+// Each workload must have a unique `name` (it is the metric label) and must resolve against
+// the catalog the same file builds. Errors read "FILE:LINE: field.path: reason", e.g.
+// "gpufitd.yaml:7: workloads[1].traffic.concurrency: must be > 0".
+#ifndef GPUFIT_CONFIG_SERVICE_CONFIG_H_
+#define GPUFIT_CONFIG_SERVICE_CONFIG_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/catalog.h"
+#include "core/workload.h"
+
+namespace gpufit::config {
+
+// Immutable once loaded; shared between threads by std::shared_ptr<const ServiceConfig>.
+// Decisions point into `catalog`, so a reader keeps the whole config alive while it uses one.
+struct ServiceConfig {
+  std::shared_ptr<const core::Catalog> catalog;
+  std::vector<core::Workload> workloads;  // in file order; names unique; each resolves
+  std::string version;                    // = catalog->version(): "<version>+<hash>"
+};
+
+// The compiled-in catalog and no workloads (gpufitd without --config).
+ServiceConfig DefaultServiceConfig();
+
+// `filename` is used in error messages only.
+absl::StatusOr<ServiceConfig> ParseServiceConfig(std::string_view yaml_text,
+                                                 std::string_view filename);
+// Reads `path` and calls ParseServiceConfig. NOT_FOUND if the file cannot be read.
+absl::StatusOr<ServiceConfig> LoadServiceConfigFile(const std::string& path);
+
+}  // namespace gpufit::config
+
+#endif  // GPUFIT_CONFIG_SERVICE_CONFIG_H_

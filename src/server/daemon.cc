@@ -1,0 +1,373 @@
+#include "server/daemon.h"
+
+#include <chrono>
+#include <limits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "config/yaml_reader.h"
+#include "core/placement.h"
+#include "core/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "server/placement_service.h"
+#include "server/reloader.h"
+
+namespace gpufit::server {
+namespace {
+
+using config::internal::AsAbsl;
+
+constexpr std::string_view kVersion = GPUFIT_VERSION;  // project(VERSION) in CMakeLists.txt
+// The health service name clients check besides the overall "" (grpc.health.v1).
+constexpr char kServiceName[] = "gpufit.v1.PlacementService";
+
+constexpr std::string_view kUsage =
+    R"(gpufitd: the gpufit placement service (gRPC) with Prometheus metrics.
+
+Usage: gpufitd [flags]
+
+Flags (--flag=value and --flag value alike):
+  --config FILE                 catalog overlay, optionally with `workloads:` (the operator's
+                                workloads, exported as metrics); default: compiled-in catalog.
+                                Reloaded on SIGHUP and when the file changes.
+  --grpc-address HOST:PORT      gRPC listen address (default 0.0.0.0:50051; port 0 = any)
+  --http-address HOST:PORT      /metrics, /healthz, /readyz (default 0.0.0.0:8080; port 0 = any)
+  --log-level LEVEL             debug, info (default), warn or error; JSON lines on stderr
+  --shutdown-grace-seconds N    time in-flight calls get on SIGTERM (default 10)
+  --max-message-bytes N         largest request accepted (default 4194304)
+  --reload-poll-seconds N       config file change check interval (default 2; 0 = SIGHUP only)
+  --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]
+                                TLS on the gRPC port (PEM); with a client CA, clients must
+                                present a certificate it signed (mTLS)
+  --help, --version
+
+Exit codes: 0 after a clean shutdown, 2 bad flags or config at startup, 1 internal error.
+)";
+
+struct FlagDef {
+  std::string_view name;
+  bool takes_value;
+};
+constexpr FlagDef kFlags[] = {
+    {"config", true},
+    {"grpc-address", true},
+    {"http-address", true},
+    {"log-level", true},
+    {"shutdown-grace-seconds", true},
+    {"max-message-bytes", true},
+    {"reload-poll-seconds", true},
+    {"tls-cert", true},
+    {"tls-key", true},
+    {"tls-client-ca", true},
+    {"help", false},
+    {"version", false},
+};
+
+absl::StatusOr<int> IntFlag(std::string_view flag, const std::string& value, int min) {
+  int n = 0;
+  if (!absl::SimpleAtoi(value, &n) || n < min) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", AsAbsl(flag), ": must be an integer >= ", min, "; got '", value, "'"));
+  }
+  return n;
+}
+
+absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlags* flags) {
+  DaemonOptions& o = flags->options;
+  if (name == "config") {
+    if (value.empty()) return absl::InvalidArgumentError("--config: must not be empty");
+    o.config_path = value;
+  } else if (name == "grpc-address") {
+    GPUFIT_RETURN_IF_ERROR(ParseHostPort(value, "--grpc-address").status());
+    o.grpc_address = value;
+  } else if (name == "http-address") {
+    GPUFIT_RETURN_IF_ERROR(ParseHostPort(value, "--http-address").status());
+    o.http_address = value;
+  } else if (name == "log-level") {
+    const std::optional<LogLevel> level = ParseLogLevel(value);
+    if (!level.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--log-level: must be debug, info, warn or error; got '", value, "'"));
+    }
+    o.log_level = *level;
+  } else if (name == "shutdown-grace-seconds") {
+    GPUFIT_ASSIGN_OR_RETURN(o.shutdown_grace_seconds, IntFlag(name, value, 0));
+  } else if (name == "max-message-bytes") {
+    GPUFIT_ASSIGN_OR_RETURN(o.max_message_bytes, IntFlag(name, value, 1));
+  } else if (name == "reload-poll-seconds") {
+    GPUFIT_ASSIGN_OR_RETURN(o.reload_poll_seconds, IntFlag(name, value, 0));
+  } else if (name == "tls-cert") {
+    o.tls_cert_path = value;
+  } else if (name == "tls-key") {
+    o.tls_key_path = value;
+  } else if (name == "tls-client-ca") {
+    o.tls_client_ca_path = value;
+  }
+  return absl::OkStatus();
+}
+
+// A wildcard listen host is not an address to dial; the serving line gives one that is.
+std::string DialableHost(const std::string& host) {
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") return "127.0.0.1";
+  return host;
+}
+
+std::string Unbracket(const std::string& host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view flag) {
+  absl::StatusOr<std::string> text = config::internal::ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(flag), ": ", text.status().message()));
+  }
+  if (text->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(flag), ": ", path, ": empty file"));
+  }
+  return text;
+}
+
+double NowUnixSeconds() { return absl::ToUnixMillis(absl::Now()) / 1000.0; }
+
+}  // namespace
+
+std::string_view DaemonVersion() { return kVersion; }
+std::string_view DaemonUsage() { return kUsage; }
+
+absl::StatusOr<HostPort> ParseHostPort(std::string_view address, std::string_view flag) {
+  const size_t colon = address.rfind(':');
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(flag), ": ", AsAbsl(why), "; got '", AsAbsl(address), "'"));
+  };
+  if (colon == std::string_view::npos) return bad("must be HOST:PORT");
+  HostPort hp;
+  hp.host = std::string(address.substr(0, colon));
+  if (hp.host.empty()) return bad("must be HOST:PORT (HOST missing; 0.0.0.0 for all)");
+  // An IPv6 literal needs brackets, or its own colons would be read as the port separator.
+  if (hp.host.find(':') != std::string::npos && (hp.host.front() != '[' || hp.host.back() != ']')) {
+    return bad("IPv6 hosts must be in brackets, e.g. [::1]:50051");
+  }
+  if (!absl::SimpleAtoi(AsAbsl(address.substr(colon + 1)), &hp.port) || hp.port < 0 ||
+      hp.port > 65535) {
+    return bad("PORT must be 0..65535");
+  }
+  return hp;
+}
+
+absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& args) {
+  DaemonFlags flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", arg, "'; see 'gpufitd --help'"));
+    }
+    const size_t eq = arg.find('=');
+    const std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    const FlagDef* def = nullptr;
+    for (const FlagDef& f : kFlags) {
+      if (f.name == name) def = &f;
+    }
+    if (def == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '--", name, "'; see 'gpufitd --help'"));
+    }
+    if (!def->takes_value) {
+      if (eq != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, ": takes no value"));
+      }
+      (name == "help" ? flags.help : flags.version) = true;
+      continue;
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
+    }
+    GPUFIT_RETURN_IF_ERROR(SetFlag(name, value, &flags));
+  }
+  const DaemonOptions& o = flags.options;
+  if (o.tls_cert_path.empty() != o.tls_key_path.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key: give both or neither");
+  }
+  if (!o.tls_client_ca_path.empty() && o.tls_cert_path.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca: requires --tls-cert and --tls-key");
+  }
+  return flags;
+}
+
+std::vector<metrics::WorkloadRecommendation> RecommendWorkloads(
+    const config::ServiceConfig& config) {
+  std::vector<metrics::WorkloadRecommendation> out;
+  for (const core::Workload& workload : config.workloads) {
+    // Validated at load (ServiceConfig resolves every workload), so this cannot fail.
+    absl::StatusOr<core::Decision> decision = core::PlaceWorkload(workload, *config.catalog);
+    if (!decision.ok()) continue;
+    metrics::WorkloadRecommendation r;
+    r.workload = workload.name;
+    r.accelerator = "none";
+    if (const core::Option* best = decision->recommendation(); best != nullptr) {
+      r.accelerator = best->accelerator->id;
+      r.replicas = best->replicas;
+      r.cost_usd_per_hour = best->cost_usd_per_hour;
+      r.output_tokens_per_second = best->prediction.output_tokens_per_second * best->replicas;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Daemon::Daemon(DaemonOptions options, Logger* logger)
+    : options_(std::move(options)),
+      logger_(logger),
+      metrics_(std::string(kVersion)),
+      store_(std::make_shared<const config::ServiceConfig>(config::DefaultServiceConfig())) {}
+
+Daemon::~Daemon() { Shutdown(); }
+
+void Daemon::Install(std::shared_ptr<const config::ServiceConfig> config) {
+  // Metrics first, so that calls on the new config find their children bound.
+  metrics_.decisions().BindCatalog(config->catalog);
+  metrics_.workloads().Set(RecommendWorkloads(*config));
+  store_.Swap(std::move(config));
+}
+
+absl::Status Daemon::Start() {
+  if (options_.config_path.empty()) {
+    std::shared_ptr<const config::ServiceConfig> config = store_.Snapshot();
+    Install(config);
+    metrics_.config().ConfigLoaded(config->version, NowUnixSeconds(), /*reload=*/false);
+  } else {
+    reloader_ = std::make_unique<ConfigReloader>(
+        options_.config_path, logger_, &metrics_.config(),
+        [this](std::shared_ptr<const config::ServiceConfig> c) { Install(std::move(c)); });
+    GPUFIT_RETURN_IF_ERROR(reloader_->LoadInitial());
+  }
+  GPUFIT_RETURN_IF_ERROR(StartGrpc());
+  if (absl::Status s = StartHttp(); !s.ok()) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now());
+    grpc_server_.reset();
+    return s;
+  }
+  ready_ = true;
+  if (reloader_ != nullptr && options_.reload_poll_seconds > 0) {
+    reloader_->StartPolling(std::chrono::seconds(options_.reload_poll_seconds));
+  }
+  const HostPort grpc_hp = *ParseHostPort(options_.grpc_address, "--grpc-address");
+  const HostPort http_hp = *ParseHostPort(options_.http_address, "--http-address");
+  const std::shared_ptr<const config::ServiceConfig> config = store_.Snapshot();
+  logger_->Info("serving",
+                {{"grpc_address", absl::StrCat(DialableHost(grpc_hp.host), ":", grpc_port_)},
+                 {"http_address", absl::StrCat(DialableHost(http_hp.host), ":", http_port_)},
+                 {"catalog_version", config->version},
+                 {"grpc_listen", absl::StrCat(grpc_hp.host, ":", grpc_port_)},
+                 {"http_listen", absl::StrCat(http_hp.host, ":", http_port_)},
+                 {"config", options_.config_path.empty() ? "(built-in)" : options_.config_path},
+                 {"workloads", config->workloads.size()},
+                 {"tls", options_.tls_cert_path.empty()
+                             ? "off"
+                             : (options_.tls_client_ca_path.empty() ? "tls" : "mtls")},
+                 {"version", std::string(kVersion)}});
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartGrpc() {
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options_.tls_cert_path.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    GPUFIT_ASSIGN_OR_RETURN(std::string cert, ReadPem(options_.tls_cert_path, "--tls-cert"));
+    GPUFIT_ASSIGN_OR_RETURN(std::string key, ReadPem(options_.tls_key_path, "--tls-key"));
+    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+    if (!options_.tls_client_ca_path.empty()) {
+      GPUFIT_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                              ReadPem(options_.tls_client_ca_path, "--tls-client-ca"));
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  service_ =
+      std::make_unique<PlacementServiceImpl>(&store_, &metrics_.grpc(), &metrics_.decisions());
+  grpc::ServerBuilder builder;
+  // Without this a second gpufitd on the same port would silently share it (SO_REUSEPORT).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.AddListeningPort(options_.grpc_address, credentials, &grpc_port_);
+  builder.RegisterService(service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
+    grpc_server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("--grpc-address: cannot listen on ", options_.grpc_address));
+  }
+  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus("", true);
+    health->SetServingStatus(kServiceName, true);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartHttp() {
+  http_.Get("/metrics", [this](const HttpRequest&) {
+    return HttpResponse{200, metrics::kTextContentType, metrics_.Serialize()};
+  });
+  http_.Get("/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok"}; });
+  http_.Get("/readyz", [this](const HttpRequest&) {
+    return ready_ ? HttpResponse{200, "text/plain", "ready"}
+                  : HttpResponse{503, "text/plain", "not ready"};
+  });
+  const HostPort hp = *ParseHostPort(options_.http_address, "--http-address");
+  absl::StatusOr<int> port = http_.Start(Unbracket(hp.host), hp.port);
+  if (!port.ok()) {
+    return absl::UnavailableError(absl::StrCat("--http-address: ", port.status().message()));
+  }
+  http_port_ = *port;
+  return absl::OkStatus();
+}
+
+bool Daemon::Reload() {
+  if (reloader_ == nullptr) {
+    logger_->Info("reload requested, but there is no --config file; nothing to reload");
+    return false;
+  }
+  return reloader_->Reload("SIGHUP");
+}
+
+void Daemon::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  const bool was_serving = ready_.exchange(false);
+  if (reloader_ != nullptr) reloader_->StopPolling();
+  if (grpc_server_ != nullptr) {
+    logger_->Info("shutting down", {{"grace_seconds", options_.shutdown_grace_seconds}});
+    if (grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService()) {
+      health->SetServingStatus(false);
+    }
+    // In-flight calls finish; after the grace period the rest are cancelled.
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::seconds(options_.shutdown_grace_seconds));
+    grpc_server_->Wait();
+  }
+  http_.Stop();
+  if (was_serving) logger_->Info("stopped");
+}
+
+}  // namespace gpufit::server

@@ -1,0 +1,119 @@
+// gpufitd, composed: the config in force (ConfigStore + ConfigReloader), the gRPC server
+// (PlacementService, health, reflection), the HTTP server (/metrics, /healthz, /readyz) and
+// the metrics. src/daemon/gpufitd_main.cc wires flags and signals to it; tests run it
+// in-process on 127.0.0.1:0.
+//
+// Lifecycle: Start() -> serving -> Shutdown() (readiness 503 and health NOT_SERVING, then
+// gRPC Shutdown(now + grace) lets in-flight calls finish, then HTTP stops). Reload() and
+// Shutdown() may be called from any thread; Start() once.
+#ifndef GPUFIT_SERVER_DAEMON_H_
+#define GPUFIT_SERVER_DAEMON_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/service_config.h"
+#include "metrics/metrics.h"
+#include "metrics/workload_probe.h"
+#include "server/config_store.h"
+#include "server/http_server.h"
+#include "server/logging.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace gpufit::server {
+
+class ConfigReloader;
+class PlacementServiceImpl;
+
+// The gpufitd release ("0.1.0"), from project(VERSION) in CMakeLists.txt.
+std::string_view DaemonVersion();
+
+struct DaemonOptions {
+  std::string config_path;  // empty = the compiled-in catalog, no workloads, no reload
+  std::string grpc_address = "0.0.0.0:50051";
+  std::string http_address = "0.0.0.0:8080";
+  LogLevel log_level = LogLevel::kInfo;
+  // Time in-flight calls get to finish on shutdown; keep below the pod's
+  // terminationGracePeriodSeconds (30 by default).
+  int shutdown_grace_seconds = 10;
+  // Largest request accepted (gRPC's own default, 4 MiB); larger ones are refused with
+  // RESOURCE_EXHAUSTED before any handler runs.
+  int max_message_bytes = 4 * 1024 * 1024;
+  int reload_poll_seconds = 2;  // 0 = SIGHUP only
+  std::string tls_cert_path;    // PEM; with tls_key_path enables TLS on the gRPC port
+  std::string tls_key_path;
+  std::string tls_client_ca_path;  // PEM; requires and verifies client certificates (mTLS)
+};
+
+struct DaemonFlags {
+  DaemonOptions options;
+  bool help = false;
+  bool version = false;
+};
+
+// Parses gpufitd's arguments (without argv[0]); `--flag=value` and `--flag value` alike.
+// INVALID_ARGUMENT "--flag: reason" for unknown flags and bad values.
+absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& args);
+std::string_view DaemonUsage();
+
+// HOST:PORT as the flags take it; "[::1]:0" keeps its brackets in `host`.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+absl::StatusOr<HostPort> ParseHostPort(std::string_view address, std::string_view flag);
+
+// The recommendation for each configured workload, as the workload metrics show it.
+std::vector<metrics::WorkloadRecommendation> RecommendWorkloads(
+    const config::ServiceConfig& config);
+
+class Daemon {
+ public:
+  // `logger` is not owned and must outlive the daemon.
+  Daemon(DaemonOptions options, Logger* logger);
+  ~Daemon();  // Shutdown()s
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Loads the config and starts both servers; logs the "serving" line. Errors (bad config,
+  // unreadable TLS files, an address that cannot be bound) leave nothing running.
+  absl::Status Start();
+  // SIGHUP: reload the config file now (no-op without one). True if a new config is in force.
+  bool Reload();
+  // SIGTERM/SIGINT. Blocks until both servers have stopped. Idempotent.
+  void Shutdown();
+
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_port_; }
+  bool ready() const { return ready_.load(); }
+  const ConfigStore& store() const { return store_; }
+  metrics::Metrics& metrics() { return metrics_; }
+
+ private:
+  void Install(std::shared_ptr<const config::ServiceConfig> config);
+  absl::Status StartGrpc();
+  absl::Status StartHttp();
+
+  const DaemonOptions options_;
+  Logger* logger_;
+  metrics::Metrics metrics_;
+  ConfigStore store_;
+  std::unique_ptr<ConfigReloader> reloader_;
+  std::unique_ptr<PlacementServiceImpl> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  HttpServer http_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace gpufit::server
+
+#endif  // GPUFIT_SERVER_DAEMON_H_

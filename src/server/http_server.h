@@ -1,0 +1,59 @@
+// gpufitd's HTTP port (cpp-httplib): /metrics, /healthz and /readyz now, the scheduler
+// extender's routes later. Routes are added before Start(); unknown paths get 404 with the
+// JSON body {"error":"not found"}. Handlers run on the server's thread pool and must be
+// thread-safe. httplib stays behind this interface (only http_server.cc includes it).
+#ifndef GPUFIT_SERVER_HTTP_SERVER_H_
+#define GPUFIT_SERVER_HTTP_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace gpufit::server {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class HttpServer {
+ public:
+  HttpServer();
+  ~HttpServer();  // Stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Before Start() only.
+  void Get(const std::string& path, HttpHandler handler);
+  void Post(const std::string& path, HttpHandler handler);
+
+  // Binds `host`:`port` (0 = any free port) and serves on a background thread. Returns the
+  // bound port; UNAVAILABLE if the address cannot be bound.
+  absl::StatusOr<int> Start(const std::string& host, int port);
+  // Stops accepting and joins the server thread. Idempotent.
+  void Stop();
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace gpufit::server
+
+#endif  // GPUFIT_SERVER_HTTP_SERVER_H_

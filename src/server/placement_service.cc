@@ -1,0 +1,146 @@
+#include "server/placement_service.h"
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "config/proto_conversion.h"
+#include "core/placement.h"
+#include "core/resolved_workload.h"
+#include "core/status_macros.h"
+#include "server/status_mapping.h"
+
+namespace gpufit::server {
+namespace {
+
+namespace v1 = ::gpufit::v1;
+
+// Field paths in errors are those of the request message ("workload.traffic.concurrency").
+constexpr std::string_view kWorkloadField = "workload";
+
+absl::StatusOr<core::ResolvedWorkload> Resolve(const v1::Workload& proto,
+                                               const core::Catalog& catalog) {
+  GPUFIT_ASSIGN_OR_RETURN(core::Workload workload, config::FromProto(proto, kWorkloadField));
+  return core::ResolveWorkload(workload, catalog, kWorkloadField);
+}
+
+bool DeadlinePassed(const grpc::ServerContext& context) {
+  return context.IsCancelled() || context.deadline() <= std::chrono::system_clock::now();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::PlaceResponse> Place(const config::ServiceConfig& config,
+                                        const v1::PlaceRequest& request, core::Decision* decision) {
+  const core::Catalog& catalog = *config.catalog;
+  GPUFIT_ASSIGN_OR_RETURN(const core::ResolvedWorkload workload,
+                          Resolve(request.workload(), catalog));
+  core::Decision result = core::Place(workload, catalog);
+  v1::PlaceResponse response;
+  *response.mutable_decision() = config::ToProto(result, workload.objective, catalog.version());
+  if (decision != nullptr) *decision = std::move(result);
+  return response;
+}
+
+absl::StatusOr<v1::PredictResponse> Predict(const config::ServiceConfig& config,
+                                            const v1::PredictRequest& request) {
+  const core::Catalog& catalog = *config.catalog;
+  // Checked before the workload, as `gpufit predict` does, so that a wrong id is reported
+  // as such even when the workload has problems too.
+  if (request.accelerator().empty()) {
+    return absl::InvalidArgumentError(
+        "accelerator: required (an accelerator id from GetCatalog, e.g. l4 or "
+        "a100-80gb/3g.40gb)");
+  }
+  if (catalog.FindAccelerator(request.accelerator()) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("accelerator: unknown accelerator '",
+                                            request.accelerator(), "' (see GetCatalog)"));
+  }
+  if (request.gpus() < 0) {
+    return absl::InvalidArgumentError("gpus: must be >= 0 (0 = the fewest GPUs that fit)");
+  }
+  GPUFIT_ASSIGN_OR_RETURN(const core::ResolvedWorkload workload,
+                          Resolve(request.workload(), catalog));
+  GPUFIT_ASSIGN_OR_RETURN(
+      const core::Option option,
+      core::PredictOption(workload, catalog, request.accelerator(), request.gpus()));
+  v1::PredictResponse response;
+  *response.mutable_option() = config::ToProto(option);
+  response.set_catalog_version(catalog.version());
+  return response;
+}
+
+v1::GetCatalogResponse GetCatalog(const config::ServiceConfig& config) {
+  v1::GetCatalogResponse response;
+  *response.mutable_catalog() = config::ToProto(*config.catalog);
+  return response;
+}
+
+PlacementServiceImpl::PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
+                                           metrics::DecisionProbe* decision_probe)
+    : store_(store), grpc_probe_(grpc_probe), decision_probe_(decision_probe) {}
+
+template <typename Fn>
+grpc::Status PlacementServiceImpl::Run(metrics::GrpcMethod method, grpc::ServerContext* context,
+                                       Fn fn) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status;
+  if (DeadlinePassed(*context)) {
+    // The client has given up: computing the answer would only cost CPU.
+    status = absl::DeadlineExceededError("deadline exceeded before the call was handled");
+  } else {
+    try {
+      const std::shared_ptr<const config::ServiceConfig> snapshot = store_->Snapshot();
+      status = fn(*snapshot);
+    } catch (const std::exception& e) {
+      // Nothing a client sends may take the server down; a throw here is a gpufit bug.
+      status = absl::InternalError(absl::StrCat("internal error: ", e.what()));
+    } catch (...) {
+      status = absl::InternalError("internal error");
+    }
+  }
+  grpc::Status result = ToGrpcStatus(status);
+  grpc_probe_->Record(
+      method, static_cast<int>(result.error_code()),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return result;
+}
+
+grpc::Status PlacementServiceImpl::Place(grpc::ServerContext* context,
+                                         const v1::PlaceRequest* request,
+                                         v1::PlaceResponse* response) {
+  return Run(metrics::GrpcMethod::kPlace, context, [&](const config::ServiceConfig& config) {
+    core::Decision decision;
+    absl::StatusOr<v1::PlaceResponse> result = server::Place(config, *request, &decision);
+    if (!result.ok()) return result.status();
+    decision_probe_->RecordPlace(*config.catalog, decision);
+    *response = *std::move(result);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PlacementServiceImpl::Predict(grpc::ServerContext* context,
+                                           const v1::PredictRequest* request,
+                                           v1::PredictResponse* response) {
+  return Run(metrics::GrpcMethod::kPredict, context, [&](const config::ServiceConfig& config) {
+    absl::StatusOr<v1::PredictResponse> result = server::Predict(config, *request);
+    if (!result.ok()) return result.status();
+    *response = *std::move(result);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PlacementServiceImpl::GetCatalog(grpc::ServerContext* context,
+                                              const v1::GetCatalogRequest* request,
+                                              v1::GetCatalogResponse* response) {
+  return Run(metrics::GrpcMethod::kGetCatalog, context, [&](const config::ServiceConfig& config) {
+    *response = server::GetCatalog(config);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace gpufit::server

@@ -1,0 +1,54 @@
+// gpufit.v1.PlacementService over gRPC: Place, Predict and GetCatalog against the config in
+// force. Each call takes one ConfigStore snapshot and holds it to the end (decisions point
+// into its catalog), converts with config/proto_conversion.h and decides with the core, so
+// the answer is the CLI's for the same input. Placement is pure: no call changes any state
+// but the metrics. Thread-safe; gRPC runs calls concurrently.
+#ifndef GPUFIT_SERVER_PLACEMENT_SERVICE_H_
+#define GPUFIT_SERVER_PLACEMENT_SERVICE_H_
+
+#include "absl/status/statusor.h"
+#include "config/service_config.h"
+#include "core/decision.h"
+#include "gpufit/v1/placement_service.grpc.pb.h"
+#include "metrics/decision_probe.h"
+#include "metrics/grpc_probe.h"
+#include "server/config_store.h"
+
+namespace gpufit::server {
+
+// Transport-free halves of the RPCs, for every adapter that answers the same questions.
+// Errors: INVALID_ARGUMENT / NOT_FOUND with the field path first ("workload.traffic...").
+// `decision` (optional) receives the core decision, which points into config.catalog.
+absl::StatusOr<gpufit::v1::PlaceResponse> Place(const config::ServiceConfig& config,
+                                                const gpufit::v1::PlaceRequest& request,
+                                                core::Decision* decision = nullptr);
+absl::StatusOr<gpufit::v1::PredictResponse> Predict(const config::ServiceConfig& config,
+                                                    const gpufit::v1::PredictRequest& request);
+gpufit::v1::GetCatalogResponse GetCatalog(const config::ServiceConfig& config);
+
+class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service {
+ public:
+  // Not owned; must outlive the service.
+  PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
+                       metrics::DecisionProbe* decision_probe);
+
+  grpc::Status Place(grpc::ServerContext* context, const gpufit::v1::PlaceRequest* request,
+                     gpufit::v1::PlaceResponse* response) override;
+  grpc::Status Predict(grpc::ServerContext* context, const gpufit::v1::PredictRequest* request,
+                       gpufit::v1::PredictResponse* response) override;
+  grpc::Status GetCatalog(grpc::ServerContext* context,
+                          const gpufit::v1::GetCatalogRequest* request,
+                          gpufit::v1::GetCatalogResponse* response) override;
+
+ private:
+  template <typename Fn>
+  grpc::Status Run(metrics::GrpcMethod method, grpc::ServerContext* context, Fn fn);
+
+  const ConfigStore* store_;
+  metrics::GrpcProbe* grpc_probe_;
+  metrics::DecisionProbe* decision_probe_;
+};
+
+}  // namespace gpufit::server
+
+#endif  // GPUFIT_SERVER_PLACEMENT_SERVICE_H_

@@ -1,0 +1,132 @@
+#include "server/reloader.h"
+
+#include <sys/stat.h>
+
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "config/yaml_reader.h"
+
+namespace gpufit::server {
+namespace {
+
+uint64_t HashText(std::string_view text) { return std::hash<std::string_view>{}(text); }
+
+}  // namespace
+
+ConfigReloader::ConfigReloader(std::string path, Logger* logger, metrics::ConfigProbe* probe,
+                               InstallFn install)
+    : path_(std::move(path)), logger_(logger), probe_(probe), install_(std::move(install)) {}
+
+ConfigReloader::~ConfigReloader() { StopPolling(); }
+
+ConfigReloader::Fingerprint ConfigReloader::Stat() const {
+  Fingerprint fp;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return fp;
+  fp.exists = true;
+  fp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  fp.size = static_cast<int64_t>(st.st_size);
+  return fp;
+}
+
+absl::StatusOr<std::string> ConfigReloader::Read(Fingerprint* fp) const {
+  *fp = Stat();
+  absl::StatusOr<std::string> text = config::internal::ReadFileToString(path_);
+  if (!text.ok()) {
+    *fp = Fingerprint{};
+    return text;
+  }
+  fp->exists = true;
+  fp->content_hash = HashText(*text);
+  return text;
+}
+
+absl::Status ConfigReloader::LoadInitial() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Fingerprint fp;
+  absl::StatusOr<std::string> text = Read(&fp);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<config::ServiceConfig> loaded = config::ParseServiceConfig(*text, path_);
+  if (!loaded.ok()) return loaded.status();
+  last_ = fp;
+  auto next = std::make_shared<const config::ServiceConfig>(*std::move(loaded));
+  const std::string version = next->version;
+  install_(std::move(next));
+  probe_->ConfigLoaded(version, absl::ToUnixMillis(absl::Now()) / 1000.0, /*reload=*/false);
+  return absl::OkStatus();
+}
+
+bool ConfigReloader::Reload(std::string_view trigger) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Fingerprint fp;
+  absl::StatusOr<std::string> text = Read(&fp);
+  last_ = fp;
+  return LoadLocked(text, trigger);
+}
+
+bool ConfigReloader::PollOnce() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Fingerprint now = Stat();
+  if (now.exists == last_.exists &&
+      (!now.exists || (now.mtime_ns == last_.mtime_ns && now.size == last_.size))) {
+    return false;
+  }
+  Fingerprint fp;
+  absl::StatusOr<std::string> text = Read(&fp);
+  const bool changed = fp.exists != last_.exists || fp.content_hash != last_.content_hash;
+  last_ = fp;
+  if (!changed) return false;  // touched, or rewritten with the same text
+  LoadLocked(text, "file change");
+  return true;
+}
+
+bool ConfigReloader::LoadLocked(const absl::StatusOr<std::string>& text, std::string_view trigger) {
+  absl::StatusOr<config::ServiceConfig> loaded =
+      text.ok() ? config::ParseServiceConfig(*text, path_)
+                : absl::StatusOr<config::ServiceConfig>(text.status());
+  if (!loaded.ok()) {
+    probe_->ReloadFailed();
+    logger_->Error("config reload failed", {{"error", std::string(loaded.status().message())},
+                                            {"trigger", std::string(trigger)},
+                                            {"config", path_}});
+    return false;
+  }
+  auto next = std::make_shared<const config::ServiceConfig>(*std::move(loaded));
+  const std::string version = next->version;
+  const size_t workloads = next->workloads.size();
+  install_(std::move(next));
+  probe_->ConfigLoaded(version, absl::ToUnixMillis(absl::Now()) / 1000.0, /*reload=*/true);
+  logger_->Info("config reloaded", {{"catalog_version", version},
+                                    {"workloads", workloads},
+                                    {"trigger", std::string(trigger)},
+                                    {"config", path_}});
+  return true;
+}
+
+void ConfigReloader::StartPolling(std::chrono::milliseconds interval) {
+  {
+    std::lock_guard<std::mutex> lock(poll_mu_);
+    stop_ = false;
+  }
+  poller_ = std::thread([this, interval] {
+    std::unique_lock<std::mutex> lock(poll_mu_);
+    while (!poll_cv_.wait_for(lock, interval, [this] { return stop_; })) {
+      lock.unlock();
+      PollOnce();
+      lock.lock();
+    }
+  });
+}
+
+void ConfigReloader::StopPolling() {
+  {
+    std::lock_guard<std::mutex> lock(poll_mu_);
+    stop_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+}  // namespace gpufit::server
