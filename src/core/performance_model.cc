@@ -62,6 +62,20 @@ void LlmPerformanceModel::Init(const Accelerator& acc, const ModelConstants& k) 
     comm_s_per_token_ = 0;
   }
   prompt_prefill_s_ = PrefillSeconds(w.input_tokens, w.input_tokens);
+  // Steady-state step of a dense model as a function of concurrency b (see TpotSeconds):
+  //   max(a0 + a1 b, c1 b) + d0 + d1 b. Precomputed so that the placement's hot path does
+  // no divisions.
+  const double ctx = t_.mean_context_tokens;
+  const double r = t_.prefill_per_decode;
+  tpot_a0_ = t_.weight_bytes / gpus / bandwidth_bps_;
+  tpot_a1_ = ctx * t_.kv_bytes_per_token / gpus / bandwidth_bps_;
+  tpot_c1_ =
+      ((t_.flops_per_token + t_.attention_flops_per_context_token * ctx) / decode_flops_ +
+       r * (t_.flops_per_token + t_.attention_flops_per_context_token * w.input_tokens / 2.0) /
+           prefill_flops_) /
+      gpus;
+  tpot_d0_ = step_overhead_s_ + comm_latency_s_;
+  tpot_d1_ = comm_s_per_token_ * (1.0 + r);
 }
 
 double LlmPerformanceModel::WeightBytesRead(double tokens) const {
@@ -101,23 +115,16 @@ double LlmPerformanceModel::PrefillSeconds(double tokens, double sequence_tokens
 }
 
 double LlmPerformanceModel::TpotSeconds(double concurrency) const {
+  if (t_.dense_weight_fraction >= 1.0) {
+    const double b = concurrency;
+    return std::max(tpot_a0_ + tpot_a1_ * b, tpot_c1_ * b) + tpot_d0_ + tpot_d1_ * b;
+  }
   return StepSeconds(concurrency, t_.mean_context_tokens, concurrency * t_.prefill_per_decode);
 }
 
 double LlmPerformanceModel::DenseMaxConcurrencyForTpot(double tpot_s) const {
-  const double ctx = t_.mean_context_tokens;
-  const double r = t_.prefill_per_decode;
-  const double a0 = t_.weight_bytes / gpus_ / bandwidth_bps_;
-  const double a1 = ctx * t_.kv_bytes_per_token / gpus_ / bandwidth_bps_;
-  const double c1 =
-      ((t_.flops_per_token + t_.attention_flops_per_context_token * ctx) / decode_flops_ +
-       r * (t_.flops_per_token + t_.attention_flops_per_context_token * w_.input_tokens / 2.0) /
-           prefill_flops_) /
-      gpus_;
-  const double d0 = step_overhead_s_ + comm_latency_s_;
-  const double d1 = comm_s_per_token_ * (1.0 + r);
-  const double budget = tpot_s - d0;
-  return std::min((budget - a0) / (a1 + d1), budget / (c1 + d1));
+  const double budget = tpot_s - tpot_d0_;
+  return std::min((budget - tpot_a0_) / (tpot_a1_ + tpot_d1_), budget / (tpot_c1_ + tpot_d1_));
 }
 
 double LlmPerformanceModel::MaxConcurrency(const Slo& slo, double limit) const {

@@ -73,6 +73,8 @@ class LlmPerformanceModel {
   double comm_latency_s_;    // per step, TP all-reduce latency (0 without TP)
   double comm_s_per_token_;  // per token in a step, TP all-reduce transfer
   double prompt_prefill_s_;  // PrefillSeconds(input, input), constant per workload
+  // Dense steady-state step: max(a0 + a1 b, c1 b) + d0 + d1 b seconds at concurrency b.
+  double tpot_a0_ = 0, tpot_a1_ = 0, tpot_c1_ = 0, tpot_d0_ = 0, tpot_d1_ = 0;
 };
 
 }  // namespace gpufit::core

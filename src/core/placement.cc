@@ -236,12 +236,11 @@ Decision Place(const ResolvedWorkload& w, const Catalog& catalog) {
       // Without NVLink only show the TP=2 option that explains why a model that does not fit
       // one GPU cannot be split (the seed: "you can't combine L4 VRAM").
       if (gpus > 1 && !acc.has_nvlink() && (smaller_degree_fits_memory || gpus > 2)) break;
-      Option o;
+      Option& o = d.options.emplace_back();  // evaluated in place: an Option is ~300 bytes
       o.accelerator = &acc;
       o.gpus_per_replica = gpus;
       Evaluate(w, terms, catalog, o);
       if (o.feasible || o.rejection.cls != RejectClass::kMemory) smaller_degree_fits_memory = true;
-      d.options.push_back(o);
     }
   }
   // Feasible options by objective, then rejected ones; ties keep catalog order. Sorting small
