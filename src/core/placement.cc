@@ -182,6 +182,8 @@ void EvaluateTraining(const ResolvedWorkload& w, const Catalog& catalog, Option&
   o.training_cost_usd = o.replica_cost_usd_per_hour * p.training_hours;
 }
 
+}  // namespace
+
 // Smaller is better.
 double ObjectiveScore(const ResolvedWorkload& w, const Option& o) {
   const Prediction& p = o.prediction;
@@ -199,6 +201,8 @@ double ObjectiveScore(const ResolvedWorkload& w, const Option& o) {
   }
   return 0;
 }
+
+namespace {
 
 void Evaluate(const ResolvedWorkload& w, const LlmTerms& t, const Catalog& catalog, Option& o) {
   if (o.accelerator->is_mig_slice() && w.isolation == Isolation::kDedicated) {
@@ -228,6 +232,12 @@ Decision Place(const ResolvedWorkload& w, const Catalog& catalog) {
   d.options.reserve(catalog.accelerators().size() + 16);
   for (const Accelerator& acc : catalog.accelerators()) {
     if (!Allowed(w, acc)) continue;
+    // The full-GPU profile (7g.80gb) behaves and costs like its parent: list it only when the
+    // parent itself is not a candidate, so the ranking does not show the same option twice.
+    if (acc.is_mig_slice() && acc.compute_slices == 7 && acc.memory_slices == 8) {
+      const Accelerator* parent = catalog.FindAccelerator(acc.parent_id);
+      if (parent != nullptr && Allowed(w, *parent)) continue;
+    }
     const int max_gpus =
         std::min(acc.gpus_per_node, w.max_gpus_per_replica > 0 ? w.max_gpus_per_replica : 64);
     bool smaller_degree_fits_memory = false;

@@ -23,10 +23,12 @@ const Option* Find(const Decision& d, const std::string& id, int gpus = 1) {
 TEST(PlacementTest, EvaluatesEveryAcceleratorAndSlice) {
   const Catalog catalog = TestCatalog();
   const Decision d = PlaceWorkload(ChatWorkload(10), catalog).value();
-  for (const char* id : {"l4", "a100-80gb", "a100-80gb/1g.10gb", "a100-80gb/2g.20gb",
-                         "a100-80gb/3g.40gb", "a100-80gb/7g.80gb"}) {
+  for (const char* id :
+       {"l4", "a100-80gb", "a100-80gb/1g.10gb", "a100-80gb/2g.20gb", "a100-80gb/3g.40gb"}) {
     EXPECT_NE(Find(d, id), nullptr) << id;
   }
+  // The full-GPU profile duplicates its parent and is listed only when the parent is not.
+  EXPECT_EQ(Find(d, "a100-80gb/7g.80gb"), nullptr);
   EXPECT_NE(Find(d, "a100-80gb", 8), nullptr);  // TP degrees on NVLink parts
   ASSERT_NE(d.recommendation(), nullptr);
   EXPECT_TRUE(d.recommendation()->feasible);
