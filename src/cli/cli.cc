@@ -19,11 +19,14 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "cli/command_line.h"
+#include "cli/fleet_render.h"
 #include "cli/render.h"
 #include "config/catalog_loader.h"
+#include "config/fleet_loader.h"
 #include "config/proto_conversion.h"
 #include "config/workload_loader.h"
 #include "core/catalog.h"
+#include "core/fleet_planner.h"
 #include "core/placement.h"
 #include "core/resolved_workload.h"
 #include "core/status_macros.h"
@@ -50,6 +53,8 @@ Usage:
       Accelerators (GPUs and MIG slices) with specs and prices, and model presets.
   gpufit validate FILE [--catalog FILE]
       Checks a workload file (against the catalog) or a catalog overlay file.
+  gpufit fleet FLEET.yaml [--output table|json|yaml] [--mig-config FILE] [--catalog FILE]
+      The cheapest GPU mix (MIG layouts included) serving every workload of a fleet.
   gpufit help [COMMAND] | gpufit --help | gpufit --version
 
 Flags:
@@ -88,6 +93,15 @@ constexpr std::string_view kValidateHelp = R"txt(Usage: gpufit validate FILE [--
 Checks a workload file (syntax, fields, and the model/accelerators against the catalog) or a
 catalog overlay file (decided by its top-level keys). Prints "FILE: ok (...)" on success.
 )txt";
+
+constexpr std::string_view kFleetHelp =
+    R"(Usage: gpufit fleet FLEET.yaml [--output table|json|yaml] [--mig-config FILE] [--catalog FILE]
+
+Plans the cheapest fleet for many workloads: per workload the accelerator(s), GPUs per replica
+and replicas; per GPU type the count and the MIG layout of each physical GPU; the cost against
+the best single-type fleet. Exact MIP (COIN-OR CBC) under the file's solver time limit, with
+the optimality gap reported. --mig-config writes the layouts as an NVIDIA mig-parted config.
+)";
 
 enum class OutputFormat { kTable, kJson, kYaml };
 
@@ -280,6 +294,37 @@ absl::Status Validate(const std::vector<std::string>& args, std::ostream& out) {
   return absl::OkStatus();
 }
 
+absl::Status Fleet(const std::vector<std::string>& args, std::ostream& out) {
+  GPUFIT_ASSIGN_OR_RETURN(
+      CommandLine cl,
+      ParseCommandLine(args, "fleet",
+                       {kHelpFlag, kOutputFlag, kCatalogFlag, {"mig-config", 0, true}}));
+  if (cl.Has("help")) {
+    out << kFleetHelp;
+    return absl::OkStatus();
+  }
+  GPUFIT_ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(cl));
+  GPUFIT_ASSIGN_OR_RETURN(std::string path, OneFileArgument(cl, "fleet", "FLEET.yaml"));
+  GPUFIT_ASSIGN_OR_RETURN(std::shared_ptr<const core::Catalog> catalog, CatalogFor(cl));
+  GPUFIT_ASSIGN_OR_RETURN(core::FleetRequest request, config::LoadFleetFile(path));
+  absl::StatusOr<core::FleetPlan> plan = core::PlanFleet(request, *catalog);
+  if (!plan.ok()) return InFile(plan.status(), path);
+  if (cl.Has("mig-config")) {
+    std::ofstream file(cl.Get("mig-config"));
+    file << MigPartedConfig(*plan);
+    if (!file) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--mig-config: cannot write '", cl.Get("mig-config"), "'"));
+    }
+  }
+  if (format == OutputFormat::kTable) {
+    RenderFleetTable(*plan, out);
+  } else {
+    out << (format == OutputFormat::kJson ? FleetPlanJson(*plan) : FleetPlanYaml(*plan));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Help(const std::vector<std::string>& args, std::ostream& out) {
   if (args.empty()) {
     out << kUsage;
@@ -297,9 +342,12 @@ absl::Status Help(const std::vector<std::string>& args, std::ostream& out) {
     out << kCatalogHelp;
   } else if (topic == "validate") {
     out << kValidateHelp;
+  } else if (topic == "fleet") {
+    out << kFleetHelp;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "gpufit help: unknown command '", topic, "'; commands: plan, predict, catalog, validate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gpufit help: unknown command '", topic,
+                     "'; commands: plan, predict, catalog, validate, fleet"));
   }
   return absl::OkStatus();
 }
@@ -314,6 +362,7 @@ absl::Status Dispatch(const std::vector<std::string>& args, std::ostream& out) {
   if (command == "predict") return Predict(rest, out);
   if (command == "catalog") return Catalog(rest, out);
   if (command == "validate") return Validate(rest, out);
+  if (command == "fleet") return Fleet(rest, out);
   if (command == "help" || command == "--help" || command == "-h") return Help(rest, out);
   if (command == "version" || command == "--version") {
     out << "gpufit " << kVersion << '\n';
@@ -324,7 +373,7 @@ absl::Status Dispatch(const std::vector<std::string>& args, std::ostream& out) {
         absl::StrCat("unknown flag '", command, "'; see 'gpufit --help'"));
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown command '", command, "'; commands: plan, predict, catalog, validate, help"));
+      "unknown command '", command, "'; commands: plan, predict, catalog, validate, fleet, help"));
 }
 
 // Bad input (2) versus a fault in gpufit itself (1), by what the caller should do.

@@ -1,5 +1,6 @@
 #include "config/service_config.h"
 
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -17,6 +18,46 @@ using internal::AsAbsl;
 using internal::FieldPath;
 using internal::IndexPath;
 using internal::YamlReader;
+
+// A workload entry's `autoscaling:` block at `path` ("workloads[2].autoscaling").
+absl::StatusOr<WorkloadAutoscaling> ReadAutoscaling(const YamlReader& r, const YAML::Node& node,
+                                                    const std::string& path,
+                                                    const core::Catalog& catalog) {
+  WorkloadAutoscaling a;
+  GPUFIT_RETURN_IF_ERROR(r.ExpectMap(node, path));
+  GPUFIT_RETURN_IF_ERROR(r.ForEachField(
+      node, path,
+      {"prometheus_url", "query", "accelerator", "gpus", "scale_down_stabilization_seconds"},
+      [&](std::string_view key, const YAML::Node& value, const std::string& field) -> absl::Status {
+        if (key == "prometheus_url") {
+          GPUFIT_ASSIGN_OR_RETURN(a.prometheus_url, r.String(value, field));
+          if (a.prometheus_url.rfind("http://", 0) != 0 &&
+              a.prometheus_url.rfind("https://", 0) != 0) {
+            return r.Error(value, field, "must start with http:// or https://");
+          }
+        } else if (key == "query") {
+          GPUFIT_ASSIGN_OR_RETURN(a.query, r.String(value, field));
+        } else if (key == "accelerator") {
+          GPUFIT_ASSIGN_OR_RETURN(a.accelerator, r.String(value, field));
+          if (catalog.FindAccelerator(a.accelerator) == nullptr) {
+            return r.Error(value, field, absl::StrCat("unknown accelerator '", a.accelerator, "'"));
+          }
+        } else if (key == "gpus") {
+          GPUFIT_ASSIGN_OR_RETURN(a.gpus, r.Integer(value, field, 1));
+        } else {
+          GPUFIT_ASSIGN_OR_RETURN(a.scale_down_stabilization_seconds,
+                                  r.Number(value, field, internal::Bound::kNonNegative));
+        }
+        return absl::OkStatus();
+      }));
+  for (const auto& [key, present] :
+       {std::pair<const char*, bool>{"prometheus_url", !a.prometheus_url.empty()},
+        {"query", !a.query.empty()},
+        {"accelerator", !a.accelerator.empty()}}) {
+    if (!present) return r.Error(node, FieldPath(path, key), "required");
+  }
+  return a;
+}
 
 }  // namespace
 
@@ -46,7 +87,25 @@ absl::StatusOr<ServiceConfig> ParseServiceConfig(std::string_view yaml_text,
   for (size_t i = 0; i < workloads.size(); ++i) {
     const YAML::Node entry = workloads[i];
     const std::string path = IndexPath("workloads", i);
-    GPUFIT_ASSIGN_OR_RETURN(core::Workload workload, internal::ReadWorkload(r, entry, path));
+    // `autoscaling:` is the daemon's addition to the workload format: read here, and left
+    // out of the map the workload fields are read from. That map is a new node holding
+    // `entry`'s own value nodes, so their line numbers stay in error messages (YAML::Clone
+    // drops them, and assigning to a copy of `entry` would rewrite `entry` itself).
+    YAML::Node stripped(YAML::NodeType::Map);
+    std::optional<WorkloadAutoscaling> autoscaling;
+    if (entry.IsMap() && entry["autoscaling"].IsDefined()) {
+      GPUFIT_ASSIGN_OR_RETURN(
+          autoscaling, ReadAutoscaling(r, entry["autoscaling"], FieldPath(path, "autoscaling"),
+                                       *config.catalog));
+      for (const auto& field : entry) {
+        if (field.first.Scalar() != "autoscaling") {
+          stripped[field.first.Scalar()] = field.second;
+        }
+      }
+    }
+    GPUFIT_ASSIGN_OR_RETURN(
+        core::Workload workload,
+        internal::ReadWorkload(r, autoscaling.has_value() ? stripped : entry, path));
     if (workload.name.empty()) {
       return r.Error(entry, FieldPath(path, "name"), "required (it labels the workload's metrics)");
     }
@@ -63,6 +122,7 @@ absl::StatusOr<ServiceConfig> ParseServiceConfig(std::string_view yaml_text,
                           absl::StrCat(AsAbsl(filename), ":", entry.Mark().line + 1, ": ",
                                        resolved.status().message()));
     }
+    if (autoscaling.has_value()) config.autoscaling[workload.name] = *std::move(autoscaling);
     config.workloads.push_back(std::move(workload));
   }
   return config;

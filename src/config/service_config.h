@@ -9,6 +9,12 @@
 //     - name: chat
 //       model: llama-3-8b
 //       traffic: {concurrency: 50}
+//       autoscaling:                      # optional: live-load replicas (Recommend RPC)
+//         prometheus_url: http://prometheus:9090
+//         query: sum(vllm:num_requests_running{model_name="llama-3-8b"})
+//         accelerator: l4                 # what the workload's Deployment runs on
+//         gpus: 1                         # GPUs per replica; default 1
+//         scale_down_stabilization_seconds: 300   # default 300, the HPA's
 //
 // Each workload must have a unique `name` (it is the metric label) and must resolve against
 // the catalog the same file builds. Errors read "FILE:LINE: field.path: reason", e.g.
@@ -16,6 +22,7 @@
 #ifndef GPUFIT_CONFIG_SERVICE_CONFIG_H_
 #define GPUFIT_CONFIG_SERVICE_CONFIG_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,12 +34,25 @@
 
 namespace gpufit::config {
 
+// A workload's `autoscaling:` block: where its live load comes from and what it runs on, for
+// desired replicas = ceil(load / per-replica target) (server/autoscaling_service.h).
+struct WorkloadAutoscaling {
+  std::string prometheus_url;  // http:// or https:// base URL of the Prometheus API
+  std::string query;           // PromQL giving the requests in flight (one series or scalar)
+  std::string accelerator;     // catalog id (checked at load)
+  int gpus = 1;                // GPUs per replica
+  // The HPA's default behavior.scaleDown.stabilizationWindowSeconds.
+  double scale_down_stabilization_seconds = 300;
+};
+
 // Immutable once loaded; shared between threads by std::shared_ptr<const ServiceConfig>.
 // Decisions point into `catalog`, so a reader keeps the whole config alive while it uses one.
 struct ServiceConfig {
   std::shared_ptr<const core::Catalog> catalog;
   std::vector<core::Workload> workloads;  // in file order; names unique; each resolves
   std::string version;                    // = catalog->version(): "<version>+<hash>"
+  // By workload name, for the workloads with an `autoscaling:` block.
+  std::map<std::string, WorkloadAutoscaling> autoscaling;
 };
 
 // The compiled-in catalog and no workloads (gpufitd without --config).

@@ -14,6 +14,11 @@ namespace gpufit::core {
 // Thread-safe (reads only its arguments). The Decision points into `catalog`.
 Decision Place(const ResolvedWorkload& workload, const Catalog& catalog);
 
+// The number Place ranks feasible options by for the workload's objective; smaller is
+// better (cost: $/hour of all replicas; latency: ms; throughput: minus tokens/s). Adapters
+// that rank subsets of a decision's options (the scheduler extender) use it too.
+double ObjectiveScore(const ResolvedWorkload& workload, const Option& option);
+
 // Resolve + Place in one call.
 absl::StatusOr<Decision> PlaceWorkload(const Workload& workload, const Catalog& catalog);
 

@@ -30,11 +30,13 @@ constexpr std::string_view kCodeNames[kGrpcCodeCount] = {
 };
 
 // A placement takes tens of microseconds on the default catalog (bench/), so the buckets
-// start at 50 us; anything near 1 s is a stall worth seeing as +Inf.
+// start at 50 us (a Place near 1 s is a stall). PlanFleet runs a solver
+// with a time limit of about a second (up to kMaxFleetSolveSeconds = 10 s, twice over), so
+// the same boundaries go on to 30 s: one layout for the family keeps sums across methods valid.
 const prometheus::Histogram::BucketBoundaries& DurationBuckets() {
   static const prometheus::Histogram::BucketBoundaries buckets = {
-      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-      0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,    0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0, 30.0};
   return buckets;
 }
 
@@ -48,6 +50,8 @@ std::string_view GrpcMethodName(GrpcMethod method) {
       return "Predict";
     case GrpcMethod::kGetCatalog:
       return "GetCatalog";
+    case GrpcMethod::kPlanFleet:
+      return "PlanFleet";
   }
   return "unknown";
 }

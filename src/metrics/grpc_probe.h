@@ -15,8 +15,8 @@ class Registry;
 
 namespace gpufit::metrics {
 
-enum class GrpcMethod { kPlace, kPredict, kGetCatalog };
-inline constexpr int kGrpcMethodCount = 3;
+enum class GrpcMethod { kPlace, kPredict, kGetCatalog, kPlanFleet };
+inline constexpr int kGrpcMethodCount = 4;
 // gRPC status codes 0 (OK) .. 16 (UNAUTHENTICATED), as in grpc::StatusCode.
 inline constexpr int kGrpcCodeCount = 17;
 

@@ -15,7 +15,9 @@ Metrics::Metrics(const std::string& build_version)
       grpc_(std::make_unique<GrpcProbe>(*registry_)),
       decisions_(std::make_unique<DecisionProbe>(*registry_)),
       workloads_(std::make_unique<WorkloadProbe>(*registry_)),
-      config_(std::make_unique<ConfigProbe>(*registry_, build_version)) {}
+      config_(std::make_unique<ConfigProbe>(*registry_, build_version)),
+      extender_(std::make_unique<ExtenderProbe>(*registry_)),
+      keda_(std::make_unique<KedaProbe>(*registry_)) {}
 
 Metrics::~Metrics() = default;
 

@@ -9,7 +9,9 @@
 
 #include "metrics/config_probe.h"
 #include "metrics/decision_probe.h"
+#include "metrics/extender_probe.h"
 #include "metrics/grpc_probe.h"
+#include "metrics/keda_probe.h"
 #include "metrics/workload_probe.h"
 
 namespace gpufit::metrics {
@@ -30,6 +32,8 @@ class Metrics {
   DecisionProbe& decisions() { return *decisions_; }
   WorkloadProbe& workloads() { return *workloads_; }
   ConfigProbe& config() { return *config_; }
+  ExtenderProbe& extender() { return *extender_; }
+  KedaProbe& keda() { return *keda_; }
 
   std::string Serialize() const;
 
@@ -40,6 +44,8 @@ class Metrics {
   std::unique_ptr<DecisionProbe> decisions_;
   std::unique_ptr<WorkloadProbe> workloads_;
   std::unique_ptr<ConfigProbe> config_;
+  std::unique_ptr<ExtenderProbe> extender_;
+  std::unique_ptr<KedaProbe> keda_;
 };
 
 }  // namespace gpufit::metrics

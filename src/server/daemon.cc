@@ -18,6 +18,10 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "k8s/node_cache.h"
+#include "server/autoscaling_service.h"
+#include "server/extender.h"
+#include "server/keda_scaler.h"
 #include "server/placement_service.h"
 #include "server/reloader.h"
 
@@ -48,6 +52,16 @@ Flags (--flag=value and --flag value alike):
   --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]
                                 TLS on the gRPC port (PEM); with a client CA, clients must
                                 present a certificate it signed (mTLS)
+  --extender-prefix PATH        scheduler extender at POST PATH/filter and PATH/prioritize
+                                on the HTTP port (default "" -> /filter, /prioritize)
+  --extender-max-body-bytes N   largest extender request accepted (default 67108864)
+  --http-timeout-seconds N      HTTP read/write timeout per request (default 10)
+  --kube-api-url URL            API server for the extender's node cache (list + watch of
+                                nodes); default: in-cluster when KUBERNETES_SERVICE_HOST is
+                                set, else no node cache
+  --kube-token-file FILE        bearer token (default: the service-account token in cluster)
+  --kube-ca-file FILE           CA for the API server (default: the service-account ca.crt)
+  --keda-poll-seconds N         KEDA StreamIsActive: Prometheus poll interval (default 5)
   --help, --version
 
 Exit codes: 0 after a clean shutdown, 2 bad flags or config at startup, 1 internal error.
@@ -68,6 +82,13 @@ constexpr FlagDef kFlags[] = {
     {"tls-cert", true},
     {"tls-key", true},
     {"tls-client-ca", true},
+    {"extender-prefix", true},
+    {"extender-max-body-bytes", true},
+    {"http-timeout-seconds", true},
+    {"kube-api-url", true},
+    {"kube-token-file", true},
+    {"kube-ca-file", true},
+    {"keda-poll-seconds", true},
     {"help", false},
     {"version", false},
 };
@@ -111,6 +132,29 @@ absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlag
     o.tls_key_path = value;
   } else if (name == "tls-client-ca") {
     o.tls_client_ca_path = value;
+  } else if (name == "extender-prefix") {
+    if (!value.empty() && value.front() != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--extender-prefix: must start with '/'; got '", value, "'"));
+    }
+    o.extender_prefix = value;
+  } else if (name == "extender-max-body-bytes") {
+    GPUFIT_ASSIGN_OR_RETURN(const int n, IntFlag(name, value, 1));
+    o.extender_max_body_bytes = static_cast<size_t>(n);
+  } else if (name == "http-timeout-seconds") {
+    GPUFIT_ASSIGN_OR_RETURN(o.http_timeout_seconds, IntFlag(name, value, 1));
+  } else if (name == "kube-api-url") {
+    if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kube-api-url: must start with http:// or https://; got '", value, "'"));
+    }
+    o.kube_api_url = value;
+  } else if (name == "kube-token-file") {
+    o.kube_token_file = value;
+  } else if (name == "kube-ca-file") {
+    o.kube_ca_file = value;
+  } else if (name == "keda-poll-seconds") {
+    GPUFIT_ASSIGN_OR_RETURN(o.keda_poll_seconds, IntFlag(name, value, 1));
   }
   return absl::OkStatus();
 }
@@ -265,6 +309,7 @@ absl::Status Daemon::Start() {
     grpc_server_.reset();
     return s;
   }
+  StartNodeCache();
   ready_ = true;
   if (reloader_ != nullptr && options_.reload_poll_seconds > 0) {
     reloader_->StartPolling(std::chrono::seconds(options_.reload_poll_seconds));
@@ -306,12 +351,18 @@ absl::Status Daemon::StartGrpc() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   service_ =
       std::make_unique<PlacementServiceImpl>(&store_, &metrics_.grpc(), &metrics_.decisions());
+  KedaScalerOptions keda_options;
+  keda_options.poll_interval = std::chrono::seconds(options_.keda_poll_seconds);
+  keda_ = std::make_unique<KedaScaler>(&store_, &metrics_.keda(), keda_options);
+  autoscaling_ = std::make_unique<AutoscalingServiceImpl>(&store_, &metrics_.keda());
   grpc::ServerBuilder builder;
   // Without this a second gpufitd on the same port would silently share it (SO_REUSEPORT).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.AddListeningPort(options_.grpc_address, credentials, &grpc_port_);
   builder.RegisterService(service_.get());
+  builder.RegisterService(keda_.get());
+  builder.RegisterService(autoscaling_.get());
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || grpc_port_ == 0) {
     grpc_server_.reset();
@@ -326,7 +377,50 @@ absl::Status Daemon::StartGrpc() {
   return absl::OkStatus();
 }
 
+void Daemon::StartNodeCache() {
+  k8s::KubeApiOptions kube;
+  if (!options_.kube_api_url.empty()) {
+    kube.url = options_.kube_api_url;
+    kube.token_file = options_.kube_token_file;
+    kube.ca_file = options_.kube_ca_file;
+  } else if (absl::StatusOr<k8s::KubeApiOptions> in_cluster = k8s::InClusterOptions();
+             in_cluster.ok()) {
+    kube = *in_cluster;
+    if (!options_.kube_token_file.empty()) kube.token_file = options_.kube_token_file;
+    if (!options_.kube_ca_file.empty()) kube.ca_file = options_.kube_ca_file;
+  } else {
+    logger_->Info("node cache off: not in a cluster and no --kube-api-url");
+    return;
+  }
+  metrics::ExtenderProbe* probe = &metrics_.extender();
+  k8s::NodeWatcherEvents events;
+  events.watch_restarted = [probe] { probe->WatchRestarted(); };
+  events.relisted = [this] {
+    logger_->Info("node cache listed", {{"nodes", node_cache_->size()}});
+  };
+  events.error = [this](const std::string& message) {
+    logger_->Warn("node cache", {{"error", message}});
+  };
+  node_watcher_ = std::make_unique<k8s::NodeWatcher>(kube, node_cache_.get(), std::move(events));
+  node_watcher_->Start();
+}
+
 absl::Status Daemon::StartHttp() {
+  // The node cache exists (empty) from the start, so that NodeNames calls before the first
+  // list answer "not in the node cache yet"; it is filled only if StartNodeCache() runs.
+  const bool cache_wanted = !options_.kube_api_url.empty() || k8s::InClusterOptions().ok();
+  if (cache_wanted) {
+    node_cache_ = std::make_unique<k8s::NodeCache>();
+    metrics::ExtenderProbe* probe = &metrics_.extender();
+    node_cache_->SetSizeListener([probe](size_t n) { probe->SetCacheNodes(n); });
+  }
+  ExtenderOptions extender_options;
+  extender_options.max_body_bytes = options_.extender_max_body_bytes;
+  extender_ = std::make_unique<Extender>(&store_, node_cache_.get(), &metrics_.extender(),
+                                         extender_options);
+  extender_->Register(options_.extender_prefix, &http_);
+  // httplib refuses larger bodies itself (with 400); the extender checks its own limit too.
+  http_.SetLimits(options_.extender_max_body_bytes + 1, options_.http_timeout_seconds);
   http_.Get("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, metrics::kTextContentType, metrics_.Serialize()};
   });
@@ -356,11 +450,14 @@ void Daemon::Shutdown() {
   if (shut_down_.exchange(true)) return;
   const bool was_serving = ready_.exchange(false);
   if (reloader_ != nullptr) reloader_->StopPolling();
+  if (node_watcher_ != nullptr) node_watcher_->Stop();
   if (grpc_server_ != nullptr) {
     logger_->Info("shutting down", {{"grace_seconds", options_.shutdown_grace_seconds}});
     if (grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService()) {
       health->SetServingStatus(false);
     }
+    // StreamIsActive streams would otherwise run until the grace period cancels them.
+    if (keda_ != nullptr) keda_->Shutdown();
     // In-flight calls finish; after the grace period the rest are cancelled.
     grpc_server_->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::seconds(options_.shutdown_grace_seconds));

@@ -1,7 +1,7 @@
 // gpufitd, composed: the config in force (ConfigStore + ConfigReloader), the gRPC server
-// (PlacementService, health, reflection), the HTTP server (/metrics, /healthz, /readyz) and
-// the metrics. src/daemon/gpufitd_main.cc wires flags and signals to it; tests run it
-// in-process on 127.0.0.1:0.
+// (PlacementService, the KEDA external scaler, AutoscalingService, health, reflection), the
+// HTTP server (/metrics, /healthz, /readyz) and the metrics. src/daemon/gpufitd_main.cc wires
+// flags and signals to it; tests run it in-process on 127.0.0.1:0.
 //
 // Lifecycle: Start() -> serving -> Shutdown() (readiness 503 and health NOT_SERVING, then
 // gRPC Shutdown(now + grace) lets in-flight calls finish, then HTTP stops). Reload() and
@@ -22,13 +22,21 @@
 #include "server/http_server.h"
 #include "server/logging.h"
 
+namespace gpufit::k8s {
+class NodeCache;
+class NodeWatcher;
+}  // namespace gpufit::k8s
+
 namespace grpc {
 class Server;
 }  // namespace grpc
 
 namespace gpufit::server {
 
+class AutoscalingServiceImpl;
 class ConfigReloader;
+class Extender;
+class KedaScaler;
 class PlacementServiceImpl;
 
 // The gpufitd release ("0.1.0"), from project(VERSION) in CMakeLists.txt.
@@ -49,6 +57,19 @@ struct DaemonOptions {
   std::string tls_cert_path;    // PEM; with tls_key_path enables TLS on the gRPC port
   std::string tls_key_path;
   std::string tls_client_ca_path;  // PEM; requires and verifies client certificates (mTLS)
+  // Scheduler extender (server/extender.h): POST {prefix}/filter and {prefix}/prioritize on
+  // the HTTP port.
+  std::string extender_prefix;
+  size_t extender_max_body_bytes = 64 * 1024 * 1024;
+  int http_timeout_seconds = 10;  // read/write timeout per HTTP request
+  // Node cache for the extender's NodeNames mode: the API server to list/watch nodes from.
+  // Empty URL = in-cluster (KUBERNETES_SERVICE_HOST/PORT and the service-account token and
+  // CA); no URL and not in a cluster = no node cache.
+  std::string kube_api_url;
+  std::string kube_token_file;
+  std::string kube_ca_file;
+  // KEDA external scaler (server/keda_scaler.h): StreamIsActive's Prometheus poll interval.
+  int keda_poll_seconds = 5;
 };
 
 struct DaemonFlags {
@@ -94,11 +115,15 @@ class Daemon {
   bool ready() const { return ready_.load(); }
   const ConfigStore& store() const { return store_; }
   metrics::Metrics& metrics() { return metrics_; }
+  // Null when the node cache is off (no --kube-api-url and not in a cluster).
+  const k8s::NodeCache* node_cache() const { return node_cache_.get(); }
+  const k8s::NodeWatcher* node_watcher() const { return node_watcher_.get(); }
 
  private:
   void Install(std::shared_ptr<const config::ServiceConfig> config);
   absl::Status StartGrpc();
   absl::Status StartHttp();
+  void StartNodeCache();
 
   const DaemonOptions options_;
   Logger* logger_;
@@ -106,7 +131,12 @@ class Daemon {
   ConfigStore store_;
   std::unique_ptr<ConfigReloader> reloader_;
   std::unique_ptr<PlacementServiceImpl> service_;
+  std::unique_ptr<KedaScaler> keda_;
+  std::unique_ptr<AutoscalingServiceImpl> autoscaling_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<k8s::NodeCache> node_cache_;
+  std::unique_ptr<k8s::NodeWatcher> node_watcher_;
+  std::unique_ptr<Extender> extender_;
   HttpServer http_;
   int grpc_port_ = 0;
   int http_port_ = 0;

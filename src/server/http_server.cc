@@ -44,6 +44,14 @@ HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {
           res.set_content(R"({"error":"not found"})", "application/json");
           return httplib::Server::HandlerResponse::Handled;
         }
+        if (res.status == 413) {  // SetLimits(); a bad request like any other to its clients
+          res.status = 400;
+          res.set_content(
+              "{\"error\":\"body: too large (form-encoded bodies: 8 KiB; send Content-Type: "
+              "application/json)\"}",
+              "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        }
         return httplib::Server::HandlerResponse::Unhandled;
       }));
 }
@@ -56,6 +64,12 @@ void HttpServer::Get(const std::string& path, HttpHandler handler) {
 
 void HttpServer::Post(const std::string& path, HttpHandler handler) {
   server_->Post(path, Adapt(std::move(handler)));
+}
+
+void HttpServer::SetLimits(size_t max_body_bytes, int read_timeout_seconds) {
+  server_->set_payload_max_length(max_body_bytes);
+  server_->set_read_timeout(read_timeout_seconds, 0);
+  server_->set_write_timeout(read_timeout_seconds, 0);
 }
 
 absl::StatusOr<int> HttpServer::Start(const std::string& host, int port) {

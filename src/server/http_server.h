@@ -5,6 +5,7 @@
 #ifndef GPUFIT_SERVER_HTTP_SERVER_H_
 #define GPUFIT_SERVER_HTTP_SERVER_H_
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,6 +43,11 @@ class HttpServer {
   // Before Start() only.
   void Get(const std::string& path, HttpHandler handler);
   void Post(const std::string& path, HttpHandler handler);
+
+  // Before Start() only. Bodies larger than `max_body_bytes` are refused with HTTP 400 and a
+  // JSON body before any handler runs; a client that sends nothing for `read_timeout_seconds`
+  // is disconnected.
+  void SetLimits(size_t max_body_bytes, int read_timeout_seconds);
 
   // Binds `host`:`port` (0 = any free port) and serves on a background thread. Returns the
   // bound port; UNAVAILABLE if the address cannot be bound.

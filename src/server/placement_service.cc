@@ -1,5 +1,6 @@
 #include "server/placement_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -8,7 +9,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "config/fleet_conversion.h"
 #include "config/proto_conversion.h"
+#include "core/fleet_planner.h"
 #include "core/placement.h"
 #include "core/resolved_workload.h"
 #include "core/status_macros.h"
@@ -80,6 +84,30 @@ v1::GetCatalogResponse GetCatalog(const config::ServiceConfig& config) {
   return response;
 }
 
+absl::StatusOr<v1::PlanFleetResponse> PlanFleet(const config::ServiceConfig& config,
+                                                const v1::PlanFleetRequest& request,
+                                                double max_seconds) {
+  const core::Catalog& catalog = *config.catalog;
+  GPUFIT_ASSIGN_OR_RETURN(core::FleetRequest fleet, config::FromProto(request.fleet(), "fleet"));
+  // core::PlanFleet spends the time limit on the plan and a quarter of it on each GPU type's
+  // single-type comparison fleet.
+  size_t types = fleet.accelerators.size();
+  if (types == 0) {
+    for (const core::Accelerator& a : catalog.accelerators()) types += a.is_mig_slice() ? 0 : 1;
+  }
+  const double share = std::max(0.0, max_seconds) / (1.0 + static_cast<double>(types) / 4.0);
+  // CBC needs a few tens of milliseconds to do anything; below that only the heuristic runs.
+  constexpr double kMinSolveSeconds = 0.05;
+  fleet.solve.time_limit_seconds = std::max(
+      kMinSolveSeconds, std::min({fleet.solve.time_limit_seconds, kMaxFleetSolveSeconds, share}));
+  absl::StatusOr<core::FleetPlan> plan = core::PlanFleet(fleet, catalog);
+  if (!plan.ok()) return config::FleetStatusToProtoPaths(plan.status(), "fleet");
+  v1::PlanFleetResponse response;
+  *response.mutable_plan() = config::ToProto(*plan);
+  response.set_catalog_version(catalog.version());
+  return response;
+}
+
 PlacementServiceImpl::PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
                                            metrics::DecisionProbe* decision_probe)
     : store_(store), grpc_probe_(grpc_probe), decision_probe_(decision_probe) {}
@@ -139,6 +167,37 @@ grpc::Status PlacementServiceImpl::GetCatalog(grpc::ServerContext* context,
                                               v1::GetCatalogResponse* response) {
   return Run(metrics::GrpcMethod::kGetCatalog, context, [&](const config::ServiceConfig& config) {
     *response = server::GetCatalog(config);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PlacementServiceImpl::PlanFleet(grpc::ServerContext* context,
+                                             const v1::PlanFleetRequest* request,
+                                             v1::PlanFleetResponse* response) {
+  return Run(metrics::GrpcMethod::kPlanFleet, context, [&](const config::ServiceConfig& config) {
+    // Seconds until the call's deadline; a call without one (gRPC's infinite future) gets the
+    // caps. Computed in double seconds: the infinite deadline overflows duration arithmetic.
+    const double left =
+        std::chrono::duration<double>(context->deadline() - std::chrono::system_clock::now())
+            .count();
+    const double wait = std::min(kMaxFleetWaitSeconds, std::max(0.0, left));
+    std::unique_lock<std::timed_mutex> lock(fleet_solver_, std::defer_lock);
+    if (!lock.try_lock_for(std::chrono::duration<double>(wait))) {
+      return absl::UnavailableError(absl::StrCat(
+          "fleet solver busy with other PlanFleet calls for ", absl::StrFormat("%.1f", wait),
+          " s (the call's deadline or the server's wait limit); retry with backoff"));
+    }
+    const double after =
+        std::chrono::duration<double>(context->deadline() - std::chrono::system_clock::now())
+            .count();
+    // Leave a tenth of what is left (at least 50 ms) to convert and send the answer.
+    const double budget = std::min(2 * kMaxFleetSolveSeconds, after - std::max(0.05, 0.1 * after));
+    if (budget <= 0) {
+      return absl::DeadlineExceededError("deadline exceeded while waiting for the fleet solver");
+    }
+    absl::StatusOr<v1::PlanFleetResponse> result = server::PlanFleet(config, *request, budget);
+    if (!result.ok()) return result.status();
+    *response = *std::move(result);
     return absl::OkStatus();
   });
 }

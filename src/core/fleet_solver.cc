@@ -1,0 +1,665 @@
+#include "core/fleet_solver.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "CbcModel.hpp"
+#include "CbcSolver.hpp"
+#include "CoinMessageHandler.hpp"
+#include "CoinPackedMatrix.hpp"
+#include "OsiClpSolverInterface.hpp"
+#include "absl/strings/str_cat.h"
+
+namespace gpufit::core {
+namespace {
+
+constexpr double kEps = 1e-9;
+constexpr int kMemorySlots = 8;
+constexpr int kComputeSlices = 7;
+
+// Share of its GPU that one instance blocks (the larger of compute n/7 and memory m/8); the
+// heuristic prices an instance at this share, as MakeMigSlice does.
+double Share(const MigProfile& p) {
+  return std::max(p.compute_slices / 7.0, p.memory_slices / 8.0);
+}
+
+double ResourcePrice(const FleetProblem& pr, int r) {
+  const FleetResource& res = pr.resources[r];
+  const FleetGpuType& t = pr.gpu_types[res.gpu_type];
+  return res.profile < 0 ? t.price_usd_per_hour
+                         : t.price_usd_per_hour * Share(t.mig_profiles[res.profile]);
+}
+
+// Replicas a bucketed demand needs on bucket_choices[r] for the slices assigned.
+int Replicas(const FleetDemand& d, const std::vector<std::vector<int>>& slices, size_t r) {
+  double load = 0;
+  for (size_t b = 0; b < d.buckets.size(); ++b) {
+    if (slices[b][r] == 0) continue;
+    load += slices[b][r] * d.buckets[b].requests_per_second / d.slice_factor * (1 + d.headroom) /
+            d.buckets[b].capacity[r];
+  }
+  return static_cast<int>(std::ceil(load - 1e-7));
+}
+
+double Load(const FleetDemand& d, size_t b, size_t r) {
+  return d.buckets[b].requests_per_second / d.slice_factor * (1 + d.headroom) /
+         d.buckets[b].capacity[r];
+}
+
+// Physical GPUs (patterns) holding the MIG instances the solution uses, by first-fit
+// decreasing: largest instances first, each on the first GPU with a free legal start.
+void PackMig(const FleetProblem& pr, FleetSolution& s) {
+  const size_t types = pr.gpu_types.size();
+  std::vector<std::vector<int>> instances(types);
+  for (size_t t = 0; t < types; ++t) instances[t].assign(pr.gpu_types[t].mig_profiles.size(), 0);
+  for (size_t d = 0; d < pr.demands.size(); ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) {
+      const FleetChoice& c = dem.choices[s.choice[d]];
+      const FleetResource& res = pr.resources[c.resource];
+      if (res.profile >= 0) instances[res.gpu_type][res.profile] += c.replicas;
+      continue;
+    }
+    for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+      const FleetResource& res = pr.resources[dem.bucket_choices[r].resource];
+      if (res.profile >= 0) instances[res.gpu_type][res.profile] += s.bucket_replicas[d][r];
+    }
+  }
+  s.pattern_counts.assign(types, {});
+  for (size_t t = 0; t < types; ++t) {
+    const FleetGpuType& type = pr.gpu_types[t];
+    s.pattern_counts[t].assign(type.patterns.size(), 0);
+    const size_t np = type.mig_profiles.size();
+    std::vector<int> order(np);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return std::make_pair(type.mig_profiles[a].memory_slices,
+                            type.mig_profiles[a].compute_slices) >
+             std::make_pair(type.mig_profiles[b].memory_slices,
+                            type.mig_profiles[b].compute_slices);
+    });
+    struct Gpu {
+      unsigned used = 0;
+      int compute = 0;
+      std::vector<int> counts;
+    };
+    std::vector<Gpu> gpus;
+    for (int p : order) {
+      const MigProfile& prof = type.mig_profiles[p];
+      const std::vector<int> starts = MigStartSlots(prof);
+      const unsigned base = (1u << prof.memory_slices) - 1u;
+      for (int i = 0; i < instances[t][p]; ++i) {
+        bool placed = false;
+        for (Gpu& g : gpus) {
+          if (g.compute + prof.compute_slices > kComputeSlices) continue;
+          for (int st : starts) {
+            if ((g.used & (base << st)) != 0) continue;
+            g.used |= base << st;
+            g.compute += prof.compute_slices;
+            ++g.counts[p];
+            placed = true;
+            break;
+          }
+          if (placed) break;
+        }
+        if (!placed) {
+          Gpu g;
+          g.counts.assign(np, 0);
+          g.used = base << starts.front();
+          g.compute = prof.compute_slices;
+          g.counts[p] = 1;
+          gpus.push_back(std::move(g));
+        }
+      }
+    }
+    for (const Gpu& g : gpus) {
+      for (size_t k = 0; k < type.patterns.size(); ++k) {
+        bool contains = true;
+        for (size_t p = 0; p < np; ++p)
+          contains = contains && type.patterns[k].counts[p] >= g.counts[p];
+        if (contains) {
+          ++s.pattern_counts[t][k];
+          break;
+        }
+      }
+    }
+  }
+  static_cast<void>(kMemorySlots);
+}
+
+void CountWhole(const FleetProblem& pr, FleetSolution& s) {
+  s.whole_gpus.assign(pr.gpu_types.size(), 0);
+  for (size_t d = 0; d < pr.demands.size(); ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) {
+      const FleetChoice& c = dem.choices[s.choice[d]];
+      const FleetResource& res = pr.resources[c.resource];
+      if (res.profile < 0) s.whole_gpus[res.gpu_type] += c.replicas * c.gpus_per_replica;
+      continue;
+    }
+    for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+      const FleetChoice& c = dem.bucket_choices[r];
+      const FleetResource& res = pr.resources[c.resource];
+      if (res.profile < 0)
+        s.whole_gpus[res.gpu_type] += s.bucket_replicas[d][r] * c.gpus_per_replica;
+    }
+  }
+}
+
+bool WithinLimits(const FleetProblem& pr, const FleetSolution& s) {
+  for (size_t t = 0; t < pr.gpu_types.size(); ++t) {
+    if (pr.gpu_types[t].max_count >= 0 && s.Gpus(static_cast<int>(t)) > pr.gpu_types[t].max_count) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Load (in replicas) that bucket choice r of `d` carries under `slices`.
+double ChoiceLoad(const FleetDemand& d, const std::vector<std::vector<int>>& slices, size_t r) {
+  double load = 0;
+  for (size_t b = 0; b < d.buckets.size(); ++b) {
+    if (slices[b][r] > 0) load += slices[b][r] * Load(d, b, r);
+  }
+  return load;
+}
+
+// Local search on a bucketed demand's slice assignment: replicas are whole, so most carry
+// slack; move slices into other choices' slack when that frees a replica somewhere dearer.
+// Each accepted move lowers Σ replicas x price per replica (MIG instances at their share of
+// the GPU), so it terminates.
+void FillSlack(const FleetProblem& pr, const FleetDemand& d,
+               std::vector<std::vector<int>>& slices) {
+  const size_t nr = d.bucket_choices.size();
+  std::vector<double> unit(nr);
+  for (size_t r = 0; r < nr; ++r) {
+    unit[r] =
+        ResourcePrice(pr, d.bucket_choices[r].resource) * d.bucket_choices[r].gpus_per_replica;
+  }
+  auto replicas = [](double load) { return std::ceil(load - 1e-7); };
+  for (int round = 0; round < 64; ++round) {
+    bool improved = false;
+    std::vector<double> load(nr);
+    for (size_t r = 0; r < nr; ++r) load[r] = ChoiceLoad(d, slices, r);
+    // Dearest replicas first.
+    std::vector<size_t> order(nr);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return unit[a] > unit[b]; });
+    for (size_t r : order) {
+      if (load[r] <= 1e-9) continue;
+      const double target = replicas(load[r]) - 1;  // drop one replica of r
+      std::vector<std::vector<int>> trial = slices;
+      std::vector<double> tload = load;
+      double added = 0;  // cost of replicas added elsewhere
+      // Move r's slices, cheapest-to-place first, into the choice that absorbs each best.
+      for (size_t b = 0; b < d.buckets.size() && tload[r] > target + 1e-7; ++b) {
+        while (trial[b][r] > 0 && tload[r] > target + 1e-7) {
+          size_t best = nr;
+          double best_cost = std::numeric_limits<double>::infinity();
+          for (size_t q = 0; q < nr; ++q) {
+            if (q == r || d.buckets[b].capacity[q] <= 0) continue;
+            const double extra =
+                (replicas(tload[q] + Load(d, b, q)) - replicas(tload[q])) * unit[q];
+            if (extra < best_cost) {
+              best_cost = extra;
+              best = q;
+            }
+          }
+          if (best == nr) break;
+          --trial[b][r];
+          ++trial[b][best];
+          tload[r] -= Load(d, b, r);
+          tload[best] += Load(d, b, best);
+          added += best_cost;
+        }
+      }
+      const double saved = (replicas(load[r]) - replicas(std::max(0.0, tload[r]))) * unit[r];
+      if (saved - added > 1e-9) {
+        slices = std::move(trial);
+        load = std::move(tload);
+        improved = true;
+      }
+    }
+    if (!improved) break;
+  }
+}
+
+}  // namespace
+
+int FleetSolution::Gpus(int type) const {
+  int n = whole_gpus.empty() ? 0 : whole_gpus[type];
+  if (!pattern_counts.empty()) {
+    for (int c : pattern_counts[type]) n += c;
+  }
+  return n;
+}
+
+double FleetCost(const FleetProblem& problem, const FleetSolution& s) {
+  double cost = 0;
+  for (size_t t = 0; t < problem.gpu_types.size(); ++t) {
+    const FleetGpuType& type = problem.gpu_types[t];
+    cost += type.price_usd_per_hour * std::max(0, s.Gpus(static_cast<int>(t)) - type.owned);
+  }
+  return cost;
+}
+
+FleetSolution SolveFleetHeuristic(const FleetProblem& pr) {
+  const auto start = std::chrono::steady_clock::now();
+  FleetSolution s;
+  s.method = "heuristic";
+  const size_t nd = pr.demands.size();
+  s.choice.assign(nd, -1);
+  s.bucket_slices.assign(nd, {});
+  s.bucket_replicas.assign(nd, {});
+  bool ok = true;
+  // GPUs committed so far per type (MIG instances as their share of a GPU), for marginal
+  // prices with owned GPUs and for limits.
+  std::vector<double> used(pr.gpu_types.size(), 0.0);
+  auto marginal = [&](int resource, double amount) {
+    const FleetResource& res = pr.resources[resource];
+    const FleetGpuType& t = pr.gpu_types[res.gpu_type];
+    const double gpus = res.profile < 0 ? amount : amount * Share(t.mig_profiles[res.profile]);
+    const double before = std::max(0.0, used[res.gpu_type] - t.owned);
+    const double after = std::max(0.0, used[res.gpu_type] + gpus - t.owned);
+    if (t.max_count >= 0 && std::ceil(used[res.gpu_type] + gpus - kEps) > t.max_count) {
+      return std::numeric_limits<double>::infinity();
+    }
+    return t.price_usd_per_hour * (after - before) + 1e-9 * gpus;  // prefer fewer GPUs on ties
+  };
+  auto commit = [&](int resource, double amount) {
+    const FleetResource& res = pr.resources[resource];
+    const FleetGpuType& t = pr.gpu_types[res.gpu_type];
+    used[res.gpu_type] += res.profile < 0 ? amount : amount * Share(t.mig_profiles[res.profile]);
+  };
+  // Larger demands first: they gain most from owned GPUs and hit limits first.
+  std::vector<std::pair<double, size_t>> order;
+  for (size_t d = 0; d < nd; ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    double best = std::numeric_limits<double>::infinity();
+    for (const FleetChoice& c : dem.choices) {
+      best = std::min(best, ResourcePrice(pr, c.resource) * c.gpus_per_replica * c.replicas);
+    }
+    if (dem.bucketed()) best = 0;
+    for (const FleetBucket& b : dem.buckets) {
+      double unit = std::numeric_limits<double>::infinity();
+      for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+        if (b.capacity[r] <= 0) continue;
+        unit = std::min(unit, ResourcePrice(pr, dem.bucket_choices[r].resource) *
+                                  dem.bucket_choices[r].gpus_per_replica / b.capacity[r]);
+      }
+      best += unit * b.requests_per_second;
+    }
+    order.emplace_back(-best, d);
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [neg, d] : order) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) {
+      double best = std::numeric_limits<double>::infinity();
+      for (size_t c = 0; c < dem.choices.size(); ++c) {
+        const double m = marginal(dem.choices[c].resource, double(dem.choices[c].replicas) *
+                                                               dem.choices[c].gpus_per_replica);
+        if (m < best) {
+          best = m;
+          s.choice[d] = static_cast<int>(c);
+        }
+      }
+      if (s.choice[d] < 0) {
+        ok = false;
+        s.choice[d] = dem.choices.empty() ? -1 : 0;
+        if (s.choice[d] < 0) return s;
+      }
+      const FleetChoice& c = dem.choices[s.choice[d]];
+      commit(c.resource, double(c.replicas) * c.gpus_per_replica);
+      continue;
+    }
+    const size_t nr = dem.bucket_choices.size();
+    s.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      double best = std::numeric_limits<double>::infinity();
+      size_t pick = nr;
+      for (size_t r = 0; r < nr; ++r) {
+        if (dem.buckets[b].capacity[r] <= 0) continue;
+        const double unit = ResourcePrice(pr, dem.bucket_choices[r].resource) *
+                            dem.bucket_choices[r].gpus_per_replica / dem.buckets[b].capacity[r];
+        if (unit < best) {
+          best = unit;
+          pick = r;
+        }
+      }
+      if (pick == nr) return s;  // a bucket nothing can serve: infeasible
+      s.bucket_slices[d][b][pick] = dem.slice_factor;
+    }
+    s.bucket_replicas[d].assign(nr, 0);
+    for (size_t r = 0; r < nr; ++r) {
+      s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
+      commit(dem.bucket_choices[r].resource,
+             double(s.bucket_replicas[d][r]) * dem.bucket_choices[r].gpus_per_replica);
+    }
+  }
+  CountWhole(pr, s);
+  PackMig(pr, s);
+  s.feasible = ok && WithinLimits(pr, s);
+  s.cost_usd_per_hour = FleetCost(pr, s);
+  s.heuristic_cost_usd_per_hour =
+      s.feasible ? s.cost_usd_per_hour : std::numeric_limits<double>::infinity();
+  s.solve_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s;
+}
+
+namespace {
+
+// Column bookkeeping for the MIP.
+struct Mip {
+  std::vector<double> lb, ub, obj;
+  std::vector<bool> integer;
+  std::vector<std::string> names;
+  std::vector<int> rows, cols;
+  std::vector<double> elems;
+  std::vector<double> row_lb, row_ub;
+
+  int AddCol(double lo, double hi, double cost, bool is_int, std::string name) {
+    lb.push_back(lo);
+    ub.push_back(hi);
+    obj.push_back(cost);
+    integer.push_back(is_int);
+    names.push_back(std::move(name));
+    return static_cast<int>(lb.size()) - 1;
+  }
+  int AddRow(double lo, double hi) {
+    row_lb.push_back(lo);
+    row_ub.push_back(hi);
+    return static_cast<int>(row_lb.size()) - 1;
+  }
+  void Set(int row, int col, double v) {
+    rows.push_back(row);
+    cols.push_back(col);
+    elems.push_back(v);
+  }
+};
+
+std::mutex& CbcMutex() {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+
+}  // namespace
+
+FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  FleetSolution heuristic = SolveFleetHeuristic(pr);
+  if (!options.exact) return heuristic;
+  const double inf = std::numeric_limits<double>::infinity();
+  const size_t nd = pr.demands.size();
+  const size_t nt = pr.gpu_types.size();
+  Mip m;
+  // Per type: row for "count - bought <= owned" and "count <= max"; per (type, profile): supply.
+  std::vector<int> cost_row(nt), limit_row(nt, -1);
+  std::vector<std::vector<int>> supply_row(nt);
+  for (size_t t = 0; t < nt; ++t) {
+    const FleetGpuType& type = pr.gpu_types[t];
+    cost_row[t] = m.AddRow(-inf, type.owned);
+    if (type.max_count >= 0) limit_row[t] = m.AddRow(-inf, type.max_count);
+    for (size_t p = 0; p < type.mig_profiles.size(); ++p)
+      supply_row[t].push_back(m.AddRow(-inf, 0));
+  }
+  auto add_usage = [&](int col, int resource, double per_unit) {
+    const FleetResource& res = pr.resources[resource];
+    if (res.profile < 0) {
+      m.Set(cost_row[res.gpu_type], col, per_unit);
+      if (limit_row[res.gpu_type] >= 0) m.Set(limit_row[res.gpu_type], col, per_unit);
+    } else {
+      m.Set(supply_row[res.gpu_type][res.profile], col, per_unit);
+    }
+  };
+  std::vector<std::vector<int>> z(nd), n(nd);
+  std::vector<std::vector<std::vector<int>>> x(nd);
+  for (size_t d = 0; d < nd; ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) {
+      const int row = m.AddRow(1, 1);
+      for (size_t c = 0; c < dem.choices.size(); ++c) {
+        const int col = m.AddCol(0, 1, 0, true, absl::StrCat("z_", d, "_", c));
+        z[d].push_back(col);
+        m.Set(row, col, 1);
+        add_usage(col, dem.choices[c].resource,
+                  double(dem.choices[c].replicas) * dem.choices[c].gpus_per_replica);
+      }
+      continue;
+    }
+    const size_t nr = dem.bucket_choices.size();
+    std::vector<int> load_row(nr);
+    for (size_t r = 0; r < nr; ++r) {
+      load_row[r] = m.AddRow(-inf, 0);
+      const int col = m.AddCol(0, inf, 0, true, absl::StrCat("n_", d, "_", r));
+      n[d].push_back(col);
+      m.Set(load_row[r], col, -1);
+      add_usage(col, dem.bucket_choices[r].resource, dem.bucket_choices[r].gpus_per_replica);
+    }
+    x[d].assign(dem.buckets.size(), std::vector<int>(nr, -1));
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      const int row = m.AddRow(dem.slice_factor, dem.slice_factor);
+      for (size_t r = 0; r < nr; ++r) {
+        if (dem.buckets[b].capacity[r] <= 0) continue;
+        const int col =
+            m.AddCol(0, dem.slice_factor, 0, true, absl::StrCat("x_", d, "_", b, "_", r));
+        x[d][b][r] = col;
+        m.Set(row, col, 1);
+        m.Set(load_row[r], col, Load(dem, b, r));
+      }
+    }
+  }
+  std::vector<std::vector<int>> y(nt);
+  std::vector<int> bought(nt);
+  for (size_t t = 0; t < nt; ++t) {
+    const FleetGpuType& type = pr.gpu_types[t];
+    for (size_t k = 0; k < type.patterns.size(); ++k) {
+      const int col = m.AddCol(0, inf, 0, true, absl::StrCat("y_", t, "_", k));
+      y[t].push_back(col);
+      m.Set(cost_row[t], col, 1);
+      if (limit_row[t] >= 0) m.Set(limit_row[t], col, 1);
+      for (size_t p = 0; p < type.mig_profiles.size(); ++p) {
+        if (type.patterns[k].counts[p] > 0)
+          m.Set(supply_row[t][p], col, -type.patterns[k].counts[p]);
+      }
+    }
+    bought[t] = m.AddCol(0, inf, type.price_usd_per_hour, true, absl::StrCat("b_", t));
+    m.Set(cost_row[t], bought[t], -1);
+  }
+
+  const int ncols = static_cast<int>(m.lb.size());
+  CoinPackedMatrix matrix(false, m.rows.data(), m.cols.data(), m.elems.data(),
+                          static_cast<CoinBigIndex>(m.elems.size()));
+  matrix.setDimensions(static_cast<int>(m.row_lb.size()), ncols);
+  OsiClpSolverInterface solver;
+  solver.messageHandler()->setLogLevel(0);
+  solver.setIntParam(OsiNameDiscipline, 1);
+  solver.loadProblem(matrix, m.lb.data(), m.ub.data(), m.obj.data(), m.row_lb.data(),
+                     m.row_ub.data());
+  for (int c = 0; c < ncols; ++c) {
+    if (m.integer[c]) solver.setInteger(c);
+    solver.setColName(c, m.names[c]);
+  }
+
+  // Stronger warm start: the LP relaxation rounded (largest remainder per bucket, the most
+  // chosen option per plain demand), then slack filled; also the heuristic's plan with its
+  // slack filled. The cheapest plan goes to CBC as its MIP start.
+  FleetSolution start_plan = heuristic;
+  auto finish = [&](FleetSolution& s) {
+    for (size_t d = 0; d < nd; ++d) {
+      const FleetDemand& dem = pr.demands[d];
+      if (!dem.bucketed()) continue;
+      FillSlack(pr, dem, s.bucket_slices[d]);
+      s.bucket_replicas[d].assign(dem.bucket_choices.size(), 0);
+      for (size_t r = 0; r < dem.bucket_choices.size(); ++r)
+        s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
+    }
+    CountWhole(pr, s);
+    PackMig(pr, s);
+    s.feasible = WithinLimits(pr, s);
+    s.cost_usd_per_hour = FleetCost(pr, s);
+    if (s.feasible &&
+        (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour)) {
+      start_plan = s;
+    }
+  };
+  if (heuristic.feasible) {
+    FleetSolution filled = heuristic;
+    finish(filled);
+  }
+  // On a copy: CBC does its own root processing on the original.
+  OsiClpSolverInterface relaxation(solver);
+  relaxation.initialSolve();
+  if (relaxation.isProvenOptimal()) {
+    const double* lp = relaxation.getColSolution();
+    FleetSolution r;
+    r.choice.assign(nd, -1);
+    r.bucket_slices.assign(nd, {});
+    r.bucket_replicas.assign(nd, {});
+    for (size_t d = 0; d < nd; ++d) {
+      const FleetDemand& dem = pr.demands[d];
+      if (!dem.bucketed()) {
+        double most = -1;
+        for (size_t c = 0; c < z[d].size(); ++c) {
+          if (lp[z[d][c]] > most) {
+            most = lp[z[d][c]];
+            r.choice[d] = static_cast<int>(c);
+          }
+        }
+        continue;
+      }
+      const size_t nr = dem.bucket_choices.size();
+      r.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
+      for (size_t b = 0; b < dem.buckets.size(); ++b) {
+        std::vector<std::pair<double, size_t>> rest;
+        int given = 0;
+        for (size_t c = 0; c < nr; ++c) {
+          if (x[d][b][c] < 0) continue;
+          const double v = std::max(0.0, lp[x[d][b][c]]);
+          const int whole = static_cast<int>(std::floor(v + 1e-9));
+          r.bucket_slices[d][b][c] = whole;
+          given += whole;
+          rest.emplace_back(-(v - whole), c);
+        }
+        std::sort(rest.begin(), rest.end());
+        for (size_t i = 0; given < dem.slice_factor && !rest.empty(); ++i, ++given) {
+          ++r.bucket_slices[d][b][rest[i % rest.size()].second];
+        }
+      }
+    }
+    finish(r);
+  }
+  const FleetSolution& warm = start_plan;
+
+  FleetSolution best = start_plan;
+  std::vector<double> values;
+  double bound = 0;
+  bool proven = false;
+  {
+    std::lock_guard<std::mutex> lock(CbcMutex());
+    CbcModel model(solver);
+    CbcMain0(model);
+    model.messageHandler()->setLogLevel(0);
+    if (warm.feasible) {
+      const FleetSolution& heuristic = warm;  // the start CBC gets
+      std::vector<std::pair<std::string, double>> mipstart;
+      for (size_t d = 0; d < nd; ++d) {
+        const FleetDemand& dem = pr.demands[d];
+        if (!dem.bucketed()) {
+          mipstart.emplace_back(m.names[z[d][heuristic.choice[d]]], 1.0);
+          continue;
+        }
+        for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+          mipstart.emplace_back(m.names[n[d][r]], heuristic.bucket_replicas[d][r]);
+          for (size_t b = 0; b < dem.buckets.size(); ++b) {
+            if (x[d][b][r] >= 0 && heuristic.bucket_slices[d][b][r] > 0) {
+              mipstart.emplace_back(m.names[x[d][b][r]], heuristic.bucket_slices[d][b][r]);
+            }
+          }
+        }
+      }
+      for (size_t t = 0; t < nt; ++t) {
+        for (size_t k = 0; k < y[t].size(); ++k) {
+          if (heuristic.pattern_counts[t][k] > 0) {
+            mipstart.emplace_back(m.names[y[t][k]], heuristic.pattern_counts[t][k]);
+          }
+        }
+        mipstart.emplace_back(m.names[bought[t]], std::max(0, heuristic.Gpus(static_cast<int>(t)) -
+                                                                  pr.gpu_types[t].owned));
+      }
+      model.setMIPStart(mipstart);
+    }
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const std::string seconds = absl::StrCat(std::max(0.05, options.time_limit_seconds - elapsed));
+    const std::string gap = absl::StrCat(options.relative_gap);
+    const char* argv[] = {"gpufit",        "-log",      "0",         "-timeMode", "elapsed", "-sec",
+                          seconds.c_str(), "-ratioGap", gap.c_str(), "-solve",    "-quit"};
+    CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, model);
+    bound = model.getBestPossibleObjValue();
+    proven = model.isProvenOptimal();
+    if (model.bestSolution() != nullptr) {
+      values.assign(model.bestSolution(), model.bestSolution() + ncols);
+    }
+  }
+  if (!values.empty()) {
+    FleetSolution s;
+    s.choice.assign(nd, -1);
+    s.bucket_slices.assign(nd, {});
+    s.bucket_replicas.assign(nd, {});
+    for (size_t d = 0; d < nd; ++d) {
+      const FleetDemand& dem = pr.demands[d];
+      if (!dem.bucketed()) {
+        for (size_t c = 0; c < z[d].size(); ++c) {
+          if (values[z[d][c]] > 0.5) s.choice[d] = static_cast<int>(c);
+        }
+        continue;
+      }
+      const size_t nr = dem.bucket_choices.size();
+      s.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
+      for (size_t b = 0; b < dem.buckets.size(); ++b) {
+        for (size_t r = 0; r < nr; ++r) {
+          if (x[d][b][r] >= 0)
+            s.bucket_slices[d][b][r] = static_cast<int>(std::lround(values[x[d][b][r]]));
+        }
+      }
+      s.bucket_replicas[d].assign(nr, 0);
+      // Recompute rather than trust n: the fewest replicas carrying the assigned load.
+      for (size_t r = 0; r < nr; ++r)
+        s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
+    }
+    CountWhole(pr, s);
+    s.pattern_counts.assign(nt, {});
+    for (size_t t = 0; t < nt; ++t) {
+      for (int col : y[t])
+        s.pattern_counts[t].push_back(static_cast<int>(std::lround(values[col])));
+    }
+    s.feasible = WithinLimits(pr, s);
+    s.cost_usd_per_hour = FleetCost(pr, s);
+    if (s.feasible && (!best.feasible || s.cost_usd_per_hour <= best.cost_usd_per_hour + 1e-9)) {
+      best = std::move(s);
+      best.method = proven ? "mip" : "mip-timeout";
+    }
+  }
+  best.heuristic_cost_usd_per_hour =
+      start_plan.feasible ? start_plan.cost_usd_per_hour : std::numeric_limits<double>::infinity();
+  // The LP bound is valid whatever CBC's status; clamp numerical noise.
+  best.lower_bound_usd_per_hour = std::min(bound, best.cost_usd_per_hour);
+  if (!std::isfinite(best.lower_bound_usd_per_hour)) best.lower_bound_usd_per_hour = 0;
+  best.gap = best.cost_usd_per_hour > 0
+                 ? (best.cost_usd_per_hour - best.lower_bound_usd_per_hour) / best.cost_usd_per_hour
+                 : 0;
+  best.optimal = best.feasible && (proven || best.gap <= 1e-9);
+  best.solve_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return best;
+}
+
+}  // namespace gpufit::core

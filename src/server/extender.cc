@@ -1,0 +1,578 @@
+#include "server/extender.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/decision.h"
+#include "core/placement.h"
+#include "core/resolved_workload.h"
+#include "k8s/json_readers.h"
+#include "k8s/node_inventory.h"
+#include "k8s/pod_workload.h"
+#include "simdjson.h"
+
+namespace gpufit::server {
+namespace {
+
+using metrics::ExtenderOutcome;
+using metrics::ExtenderVerb;
+using metrics::FilterReason;
+using simdjson::ondemand::json_type;
+
+constexpr char kJson[] = "application/json";
+
+// --- JSON output -------------------------------------------------------------------------------
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out->append("\\u00");
+          out->push_back(kHex[(c >> 4) & 0xf]);
+          out->push_back(kHex[c & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+HttpResponse BadRequest(std::string_view message) {
+  std::string body = "{\"error\":";
+  AppendJsonString(&body, message);
+  body.push_back('}');
+  return HttpResponse{400, kJson, std::move(body)};
+}
+
+// --- Request -----------------------------------------------------------------------------------
+
+struct NodeItem {
+  std::string_view raw;  // the item's exact JSON text
+  k8s::NodeInventory inventory;
+};
+
+struct ExtenderArgs {
+  k8s::PodInfo pod;
+  bool has_pod = false;
+  bool nodes_mode = false;  // `Nodes` is non-null
+  std::vector<NodeItem> items;
+  std::vector<std::string_view> node_names;  // into the parser's string buffer
+};
+
+// One parser and padded input buffer per server thread: simdjson reuses their memory.
+struct ThreadParser {
+  simdjson::ondemand::parser parser;
+  std::unique_ptr<char[]> buffer;
+  size_t capacity = 0;
+};
+
+ThreadParser& LocalParser() {
+  thread_local ThreadParser p;
+  return p;
+}
+
+absl::Status Malformed(simdjson::error_code err) {
+  return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", simdjson::error_message(err)));
+}
+
+#define EXT_TRY(expr)                               \
+  do {                                              \
+    if (auto err_ = (expr)) return Malformed(err_); \
+  } while (false)
+
+absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
+  json_type type;
+  EXT_TRY(nodes.type().get(type));
+  if (type == json_type::null) return absl::OkStatus();
+  if (type != json_type::object) return absl::InvalidArgumentError("Nodes: must be an object");
+  args->nodes_mode = true;
+  simdjson::ondemand::object list;
+  EXT_TRY(nodes.get_object().get(list));
+  for (auto field : list) {
+    simdjson::ondemand::raw_json_string key;
+    EXT_TRY(field.key().get(key));
+    if (!(key == "items")) continue;
+    simdjson::ondemand::value items_value;
+    EXT_TRY(field.value().get(items_value));
+    EXT_TRY(items_value.type().get(type));
+    if (type == json_type::null) continue;
+    if (type != json_type::array)
+      return absl::InvalidArgumentError("Nodes.items: must be an array");
+    simdjson::ondemand::array items;
+    EXT_TRY(items_value.get_array().get(items));
+    for (auto item_result : items) {
+      simdjson::ondemand::value item;
+      EXT_TRY(item_result.get(item));
+      EXT_TRY(item.type().get(type));
+      if (type != json_type::object) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Nodes.items[", args->items.size(), "]: must be an object"));
+      }
+      const char* start = item.raw_json_token().data();
+      simdjson::ondemand::object node;
+      EXT_TRY(item.get_object().get(node));
+      k8s::NodeFacts facts;
+      if (absl::Status s = k8s::ReadNodeFacts(node, &facts); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Nodes.items[", args->items.size(), "]: ", s.message()));
+      }
+      // The object is consumed: the iterator stands on the ',' or ']' after its '}'.
+      const char* end = nullptr;
+      EXT_TRY(item.current_location().get(end));
+      while (end > start &&
+             (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) {
+        --end;
+      }
+      if (end <= start || end[-1] != '}') {
+        return absl::InternalError("Nodes.items: cannot delimit a node object");
+      }
+      args->items.push_back(NodeItem{std::string_view(start, static_cast<size_t>(end - start)),
+                                     k8s::BuildInventory(facts)});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadNodeNames(simdjson::ondemand::value names, ExtenderArgs* args) {
+  json_type type;
+  EXT_TRY(names.type().get(type));
+  if (type == json_type::null) return absl::OkStatus();
+  if (type != json_type::array) return absl::InvalidArgumentError("NodeNames: must be an array");
+  simdjson::ondemand::array array;
+  EXT_TRY(names.get_array().get(array));
+  for (auto name : array) {
+    std::string_view text;
+    if (name.get_string().get(text) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("NodeNames[", args->node_names.size(), "]: must be a string"));
+    }
+    args->node_names.push_back(text);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseArgs(std::string_view body, ExtenderArgs* args) {
+  ThreadParser& tp = LocalParser();
+  const size_t needed = body.size() + simdjson::SIMDJSON_PADDING;
+  if (tp.capacity < needed) {
+    tp.capacity = std::max(needed, tp.capacity * 2);
+    tp.buffer = std::make_unique<char[]>(tp.capacity);
+  }
+  std::memcpy(tp.buffer.get(), body.data(), body.size());
+  std::memset(tp.buffer.get() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::document doc;
+  EXT_TRY(tp.parser.iterate(tp.buffer.get(), body.size(), tp.capacity).get(doc));
+  json_type type;
+  EXT_TRY(doc.type().get(type));
+  if (type != json_type::object) {
+    return absl::InvalidArgumentError("body: must be a JSON object (ExtenderArgs)");
+  }
+  simdjson::ondemand::object top;
+  EXT_TRY(doc.get_object().get(top));
+  for (auto field : top) {
+    std::string_view key;
+    EXT_TRY(field.unescaped_key().get(key));
+    simdjson::ondemand::value v;
+    EXT_TRY(field.value().get(v));
+    // Go's encoding/json matches keys case-insensitively; kube-scheduler sends PascalCase.
+    if (key == "Pod" || key == "pod") {
+      json_type pt;
+      EXT_TRY(v.type().get(pt));
+      if (pt == json_type::null) continue;
+      if (absl::Status s = k8s::ReadPod(v, &args->pod); !s.ok()) return s;
+      args->has_pod = true;
+    } else if (key == "Nodes" || key == "nodes") {
+      if (absl::Status s = ReadNodes(v, args); !s.ok()) return s;
+    } else if (key == "NodeNames" || key == "nodenames" || key == "nodeNames") {
+      if (absl::Status s = ReadNodeNames(v, args); !s.ok()) return s;
+    }
+  }
+  // At the end of the document current_location() has nowhere to point.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return absl::InvalidArgumentError("malformed JSON: trailing content after the object");
+  }
+  return absl::OkStatus();
+}
+
+#undef EXT_TRY
+
+// --- Decision -> nodes -------------------------------------------------------------------------
+
+enum class Verdict { kKeep, kFailed, kUnresolvable };
+
+struct NodeVerdict {
+  Verdict verdict = Verdict::kKeep;
+  FilterReason reason = FilterReason::kMemory;
+  std::string message;
+  int best_option = -1;  // index into the decision's options (kKeep)
+};
+
+FilterReason ReasonOf(core::RejectClass cls) {
+  switch (cls) {
+    case core::RejectClass::kSlo:
+      return FilterReason::kSlo;
+    case core::RejectClass::kCapability:
+      return FilterReason::kCapability;
+    default:
+      return FilterReason::kMemory;
+  }
+}
+
+// The decision's options grouped by accelerator id, in the decision's (ranked) order.
+class DecisionIndex {
+ public:
+  DecisionIndex(const core::Decision& decision, const core::ResolvedWorkload& workload,
+                const core::Catalog& catalog)
+      : decision_(decision), workload_(workload), catalog_(catalog) {
+    for (size_t i = 0; i < decision.options.size(); ++i) {
+      by_accelerator_[decision.options[i].accelerator->id].push_back(static_cast<int>(i));
+    }
+  }
+
+  NodeVerdict Evaluate(const k8s::NodeInventory& node) const {
+    NodeVerdict v;
+    if (!node.has_gpu_labels) {
+      return Unresolvable(FilterReason::kNoGpu,
+                          "gpufit: no NVIDIA GPU on this node (no nvidia.com/gpu.product label)");
+    }
+    if (!node.unknown_product.empty()) {
+      return Unresolvable(FilterReason::kUnknownProduct,
+                          absl::StrCat("gpufit: unknown GPU product '", node.unknown_product,
+                                       "' (not in gpufit's catalog)"));
+    }
+    int best = -1;
+    int first_rejected = -1;
+    std::string capacity_message;
+    std::string capability_message;
+    std::string missing_message;
+    for (const k8s::NodeAccelerator& acc : node.accelerators) {
+      auto it = by_accelerator_.find(acc.accelerator_id);
+      if (it == by_accelerator_.end()) {
+        if (missing_message.empty()) {
+          missing_message = catalog_.FindAccelerator(acc.accelerator_id) == nullptr
+                                ? absl::StrCat("gpufit: accelerator '", acc.accelerator_id,
+                                               "' is not in gpufit's catalog")
+                                : absl::StrCat("gpufit: capability: the workload does not allow ",
+                                               acc.accelerator_id);
+        }
+        continue;
+      }
+      for (int index : it->second) {
+        const core::Option& o = decision_.options[static_cast<size_t>(index)];
+        if (!o.feasible) {
+          if (first_rejected < 0) first_rejected = index;
+          continue;
+        }
+        const int n = o.gpus_per_replica;
+        if (acc.time_sliced && workload_.isolation == core::Isolation::kDedicated) {
+          if (capability_message.empty()) {
+            capability_message = absl::StrCat("gpufit: capability: ", acc.accelerator_id,
+                                              " GPUs here are time-sliced; workload is dedicated");
+          }
+          continue;
+        }
+        if (n > 1 && !acc.nvlink) {
+          if (capability_message.empty()) {
+            capability_message = absl::StrCat("gpufit: capability: no NVLink between ",
+                                              acc.accelerator_id, " GPUs for TP=", n);
+          }
+          continue;
+        }
+        if (n > acc.count) {
+          if (capability_message.empty()) {
+            capability_message =
+                absl::StrCat("gpufit: capability: needs ", n, " ", acc.accelerator_id,
+                             " per replica, node has ", acc.count);
+          }
+          continue;
+        }
+        if (acc.allocatable < n) {
+          if (capacity_message.empty()) {
+            capacity_message = absl::StrCat("gpufit: no free ", acc.resource, " for ",
+                                            acc.accelerator_id, " x", n);
+          }
+          continue;
+        }
+        if (best < 0 || index < best) best = index;
+        break;  // options are ranked: the first usable one is this accelerator's best
+      }
+    }
+    if (best >= 0) {
+      v.best_option = best;
+      return v;
+    }
+    if (!capacity_message.empty()) {
+      v.verdict = Verdict::kFailed;
+      v.reason = FilterReason::kNoCapacity;
+      v.message = std::move(capacity_message);
+      return v;
+    }
+    if (!capability_message.empty()) {
+      return Unresolvable(FilterReason::kCapability, std::move(capability_message));
+    }
+    if (first_rejected >= 0) {
+      const core::Option& o = decision_.options[static_cast<size_t>(first_rejected)];
+      return Unresolvable(
+          ReasonOf(o.rejection.cls),
+          absl::StrCat(
+              "gpufit: ", core::RejectionText(o), " on ", o.accelerator->id,
+              o.gpus_per_replica > 1 ? absl::StrCat(" x", o.gpus_per_replica) : std::string()));
+    }
+    if (missing_message.empty()) missing_message = "gpufit: no accelerator on this node";
+    return Unresolvable(FilterReason::kCapability, std::move(missing_message));
+  }
+
+  double Score(int option) const {
+    return core::ObjectiveScore(workload_, decision_.options[static_cast<size_t>(option)]);
+  }
+
+ private:
+  static NodeVerdict Unresolvable(FilterReason reason, std::string message) {
+    NodeVerdict v;
+    v.verdict = Verdict::kUnresolvable;
+    v.reason = reason;
+    v.message = std::move(message);
+    return v;
+  }
+
+  const core::Decision& decision_;
+  const core::ResolvedWorkload& workload_;
+  const core::Catalog& catalog_;
+  absl::flat_hash_map<std::string, std::vector<int>> by_accelerator_;
+};
+
+struct NodeRef {
+  std::string_view name;
+  const k8s::NodeInventory* inventory = nullptr;  // null: not in the node cache
+  std::string_view raw;                           // Nodes mode only
+};
+
+constexpr char kNotInCache[] = "gpufit: node not in gpufit's node cache yet";
+
+std::string FilterErrorBody(std::string_view error) {
+  std::string body =
+      "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":null,"
+      "\"FailedAndUnresolvableNodes\":null,\"Error\":";
+  AppendJsonString(&body, error);
+  body.push_back('}');
+  return body;
+}
+
+}  // namespace
+
+Extender::Extender(const ConfigStore* store, const k8s::NodeCache* cache,
+                   metrics::ExtenderProbe* probe, ExtenderOptions options)
+    : store_(store), cache_(cache), probe_(probe), options_(options) {}
+
+HttpResponse Extender::Filter(std::string_view body) const {
+  return Handle(ExtenderVerb::kFilter, body);
+}
+
+HttpResponse Extender::Prioritize(std::string_view body) const {
+  return Handle(ExtenderVerb::kPrioritize, body);
+}
+
+void Extender::Register(const std::string& prefix, HttpServer* http) const {
+  std::string p = prefix;
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  if (!p.empty() && p.front() != '/') p.insert(p.begin(), '/');
+  http->Post(p + "/filter", [this](const HttpRequest& r) { return Filter(r.body); });
+  http->Post(p + "/prioritize", [this](const HttpRequest& r) { return Prioritize(r.body); });
+}
+
+HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
+  const auto started = std::chrono::steady_clock::now();
+  const bool filter = verb == ExtenderVerb::kFilter;
+  const auto finish = [&](ExtenderOutcome outcome, HttpResponse response) {
+    if (probe_ != nullptr) {
+      probe_->RecordRequest(
+          verb, outcome,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    return response;
+  };
+  if (body.size() > options_.max_body_bytes) {
+    return finish(
+        ExtenderOutcome::kBadRequest,
+        BadRequest(absl::StrCat("body: larger than ", options_.max_body_bytes, " bytes")));
+  }
+  ExtenderArgs args;
+  if (absl::Status s = ParseArgs(body, &args); !s.ok()) {
+    return finish(ExtenderOutcome::kBadRequest, BadRequest(std::string(s.message())));
+  }
+
+  // The nodes of this call, in the scheduler's order.
+  std::vector<NodeRef> nodes;
+  std::vector<k8s::NodeCache::NodePtr> cached;  // keeps cache entries alive for the call
+  if (args.nodes_mode) {
+    nodes.reserve(args.items.size());
+    for (const NodeItem& item : args.items) {
+      nodes.push_back(NodeRef{item.inventory.name, &item.inventory, item.raw});
+    }
+  } else {
+    if (cache_ != nullptr) cache_->FindAll(args.node_names, &cached);
+    nodes.reserve(args.node_names.size());
+    for (size_t i = 0; i < args.node_names.size(); ++i) {
+      nodes.push_back(
+          NodeRef{args.node_names[i], i < cached.size() ? cached[i].get() : nullptr, {}});
+    }
+  }
+
+  std::vector<NodeVerdict> verdicts;
+  std::string error;
+  ExtenderOutcome outcome = ExtenderOutcome::kOk;
+  std::shared_ptr<const config::ServiceConfig> config;
+  std::optional<core::ResolvedWorkload> resolved;
+  core::Decision decision;
+  std::unique_ptr<DecisionIndex> index;
+  if (!args.has_pod || !args.pod.is_gpufit_workload()) {
+    outcome = ExtenderOutcome::kPassThrough;
+  } else if (!args.nodes_mode && cache_ == nullptr && filter) {
+    outcome = ExtenderOutcome::kPodError;
+    error =
+        "gpufit: NodeNames mode needs gpufitd's node cache, which is off (no Kubernetes API "
+        "access); set nodeCacheCapable: false or give gpufitd API access";
+  } else {
+    config = store_->Snapshot();
+    absl::StatusOr<core::Workload> workload = k8s::WorkloadFromPod(args.pod, *config);
+    absl::StatusOr<core::ResolvedWorkload> r =
+        workload.ok() ? core::ResolveWorkload(*workload, *config->catalog, "workload")
+                      : absl::StatusOr<core::ResolvedWorkload>(workload.status());
+    if (!r.ok()) {
+      outcome = ExtenderOutcome::kPodError;
+      error = absl::StrCat("gpufit: pod ", args.pod.namespace_name, "/", args.pod.name, ": ",
+                           r.status().message());
+    } else {
+      resolved = std::move(*r);
+      decision = core::Place(*resolved, *config->catalog);  // the one placement of this call
+      index = std::make_unique<DecisionIndex>(decision, *resolved, *config->catalog);
+      verdicts.reserve(nodes.size());
+      for (const NodeRef& n : nodes) {
+        if (n.inventory == nullptr) {
+          NodeVerdict v;
+          v.verdict = Verdict::kFailed;
+          v.reason = FilterReason::kNotInCache;
+          v.message = kNotInCache;
+          verdicts.push_back(std::move(v));
+        } else {
+          verdicts.push_back(index->Evaluate(*n.inventory));
+        }
+      }
+    }
+  }
+
+  if (!filter) {
+    // HostPriorityList: a bare array, scores 0..10.
+    std::vector<int> scores(nodes.size(), 0);
+    if (index != nullptr) {
+      std::vector<double> values(nodes.size(), 0);
+      double best = 0;
+      bool any = false;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (verdicts[i].verdict != Verdict::kKeep) continue;
+        values[i] = index->Score(verdicts[i].best_option);
+        if (!any || values[i] < best) best = values[i];
+        any = true;
+      }
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (verdicts[i].verdict != Verdict::kKeep) continue;
+        const double v = values[i];
+        double ratio = 1;
+        if (best > 0 && v > 0)
+          ratio = best / v;  // cost, latency: smaller wins
+        else if (best < 0 && v < 0)
+          ratio = v / best;  // throughput: -tokens/s
+        else if (v != best)
+          ratio = 0;
+        // A usable node always beats an unusable one (0).
+        scores[i] = std::clamp(static_cast<int>(std::lround(10 * ratio)), 1, 10);
+      }
+    }
+    std::string out;
+    out.reserve(nodes.size() * 48 + 2);
+    out.push_back('[');
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out.append("{\"Host\":");
+      AppendJsonString(&out, nodes[i].name);
+      absl::StrAppend(&out, ",\"Score\":", scores[i], "}");
+    }
+    out.push_back(']');
+    return finish(outcome, HttpResponse{200, kJson, std::move(out)});
+  }
+
+  if (!error.empty()) return finish(outcome, HttpResponse{200, kJson, FilterErrorBody(error)});
+
+  // ExtenderFilterResult.
+  const bool pass = verdicts.empty();
+  std::string out;
+  out.reserve(args.nodes_mode ? body.size() + 1024 : nodes.size() * 64 + 256);
+  if (args.nodes_mode) {
+    out.append("{\"Nodes\":{\"metadata\":{},\"items\":[");
+    bool first = true;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (!pass && verdicts[i].verdict != Verdict::kKeep) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      out.append(nodes[i].raw);
+    }
+    out.append("]},\"NodeNames\":null,");
+  } else {
+    out.append("{\"Nodes\":null,\"NodeNames\":[");
+    bool first = true;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (!pass && verdicts[i].verdict != Verdict::kKeep) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJsonString(&out, nodes[i].name);
+    }
+    out.append("],");
+  }
+  for (const Verdict kind : {Verdict::kFailed, Verdict::kUnresolvable}) {
+    out.append(kind == Verdict::kFailed ? "\"FailedNodes\":{" : "\"FailedAndUnresolvableNodes\":{");
+    bool first = true;
+    for (size_t i = 0; i < verdicts.size(); ++i) {
+      if (verdicts[i].verdict != kind) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJsonString(&out, nodes[i].name);
+      out.push_back(':');
+      AppendJsonString(&out, verdicts[i].message);
+      if (probe_ != nullptr) probe_->RecordFiltered(verdicts[i].reason);
+    }
+    out.append("},");
+  }
+  out.append("\"Error\":\"\"}");
+  return finish(outcome, HttpResponse{200, kJson, std::move(out)});
+}
+
+}  // namespace gpufit::server

@@ -1,0 +1,193 @@
+#include "server/keda_scaler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "server/status_mapping.h"
+
+namespace gpufit::server {
+namespace {
+
+// How often a waiting stream checks whether its client has gone (grpc::ServerContext has no
+// sync cancellation callback in gRPC 1.51's sync API).
+constexpr std::chrono::milliseconds kCancelCheck{200};
+
+std::map<std::string, std::string> Metadata(const externalscaler::ScaledObjectRef& ref) {
+  return {ref.scalermetadata().begin(), ref.scalermetadata().end()};
+}
+
+int64_t CeilToInt64(double value) {
+  const double up = std::ceil(value);
+  if (up >= static_cast<double>(std::numeric_limits<int64_t>::max())) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return static_cast<int64_t>(std::max(0.0, up));
+}
+
+}  // namespace
+
+absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& query,
+                                metrics::KedaProbe* probe) {
+  if (target.server_address.empty()) return target.configured_load;
+  metrics::QueryError reason = metrics::QueryError::kBadResponse;
+  absl::StatusOr<double> load = query(target.server_address, target.query, &reason);
+  if (!load.ok()) {
+    if (probe != nullptr) probe->RecordQueryError(reason);
+    const bool query_fault =
+        reason == metrics::QueryError::kBadQuery || reason == metrics::QueryError::kBadResult;
+    return absl::Status(load.status().code(),
+                        absl::StrCat("scalerMetadata.", query_fault ? "query" : "serverAddress",
+                                     ": ", std::string(load.status().message())));
+  }
+  return std::max(0.0, *load);
+}
+
+KedaScaler::KedaScaler(const ConfigStore* store, metrics::KedaProbe* probe,
+                       KedaScalerOptions options, LoadQueryFn query)
+    : store_(store), probe_(probe), options_(options), query_(std::move(query)) {
+  if (!query_) {
+    const double timeout = options_.query_timeout_seconds;
+    query_ = [timeout](const std::string& address, const std::string& q,
+                       metrics::QueryError* reason) {
+      return QueryPrometheus(address, q, timeout, reason);
+    };
+  }
+}
+
+void KedaScaler::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutting_down_ = true;
+  }
+  shutdown_cv_.notify_all();
+}
+
+template <typename Fn>
+grpc::Status KedaScaler::Run(metrics::KedaMethod method, Fn fn) {
+  absl::Status status;
+  try {
+    status = fn();
+  } catch (const std::exception& e) {
+    // Nothing a trigger or a Prometheus answer holds may take the server down.
+    status = absl::InternalError(absl::StrCat("internal error: ", e.what()));
+  } catch (...) {
+    status = absl::InternalError("internal error");
+  }
+  grpc::Status result = ToGrpcStatus(status);
+  probe_->RecordRequest(method, static_cast<int>(result.error_code()));
+  return result;
+}
+
+absl::StatusOr<ScalerTarget> KedaScaler::Target(
+    const externalscaler::ScaledObjectRef& ref,
+    std::shared_ptr<const config::ServiceConfig>* config) const {
+  *config = store_->Snapshot();
+  return ParseScalerMetadata(Metadata(ref), **config);
+}
+
+absl::StatusOr<bool> KedaScaler::Active(const externalscaler::ScaledObjectRef& ref) {
+  std::shared_ptr<const config::ServiceConfig> config;
+  GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(ref, &config));
+  GPUFIT_ASSIGN_OR_RETURN(const double load, ReadLoad(target, query_, probe_));
+  return load > target.activation_threshold;
+}
+
+grpc::Status KedaScaler::IsActive(grpc::ServerContext* context,
+                                  const externalscaler::ScaledObjectRef* request,
+                                  externalscaler::IsActiveResponse* response) {
+  return Run(metrics::KedaMethod::kIsActive, [&]() -> absl::Status {
+    GPUFIT_ASSIGN_OR_RETURN(const bool active, Active(*request));
+    response->set_result(active);
+    return absl::OkStatus();
+  });
+}
+
+bool KedaScaler::WaitForNextPoll(grpc::ServerContext* context) {
+  const auto until = std::chrono::steady_clock::now() + options_.poll_interval;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!shutting_down_) {
+    if (context->IsCancelled()) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return true;
+    shutdown_cv_.wait_for(lock,
+                          std::min<std::chrono::steady_clock::duration>(until - now, kCancelCheck));
+  }
+  return false;
+}
+
+grpc::Status KedaScaler::StreamIsActive(
+    grpc::ServerContext* context, const externalscaler::ScaledObjectRef* request,
+    grpc::ServerWriter<externalscaler::IsActiveResponse>* writer) {
+  return Run(metrics::KedaMethod::kStreamIsActive, [&]() -> absl::Status {
+    bool sent = false;
+    bool last = false;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutting_down_) return absl::OkStatus();
+      }
+      if (context->IsCancelled()) return absl::CancelledError("the client cancelled the stream");
+      // Errors end the stream with the reason; KEDA opens a new one (and retries).
+      GPUFIT_ASSIGN_OR_RETURN(const bool active, Active(*request));
+      if (!sent || active != last) {
+        externalscaler::IsActiveResponse response;
+        response.set_result(active);
+        if (!writer->Write(response)) return absl::CancelledError("the client went away");
+        sent = true;
+        last = active;
+      }
+      if (!WaitForNextPoll(context)) {
+        return context->IsCancelled() ? absl::CancelledError("the client cancelled the stream")
+                                      : absl::OkStatus();
+      }
+    }
+  });
+}
+
+grpc::Status KedaScaler::GetMetricSpec(grpc::ServerContext* context,
+                                       const externalscaler::ScaledObjectRef* request,
+                                       externalscaler::GetMetricSpecResponse* response) {
+  return Run(metrics::KedaMethod::kGetMetricSpec, [&]() -> absl::Status {
+    std::shared_ptr<const config::ServiceConfig> config;
+    GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(*request, &config));
+    absl::StatusOr<double> per_replica =
+        PerReplicaTarget(target.workload, target.accelerator, target.gpus, *config);
+    if (!per_replica.ok()) {
+      return absl::Status(
+          per_replica.status().code(),
+          absl::StrCat("scalerMetadata.", std::string(per_replica.status().message())));
+    }
+    externalscaler::MetricSpec* spec = response->add_metricspecs();
+    spec->set_metricname(target.metric_name);
+    // The HPA's target per replica: whole requests for the integer field (a replica cannot
+    // take part of one), at least 1 so that the HPA never divides by zero.
+    spec->set_targetsize(std::max<int64_t>(1, static_cast<int64_t>(std::floor(*per_replica))));
+    spec->set_targetsizefloat(std::max(1.0, *per_replica));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status KedaScaler::GetMetrics(grpc::ServerContext* context,
+                                    const externalscaler::GetMetricsRequest* request,
+                                    externalscaler::GetMetricsResponse* response) {
+  return Run(metrics::KedaMethod::kGetMetrics, [&]() -> absl::Status {
+    std::shared_ptr<const config::ServiceConfig> config;
+    GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(request->scaledobjectref(), &config));
+    GPUFIT_ASSIGN_OR_RETURN(const double load, ReadLoad(target, query_, probe_));
+    externalscaler::MetricValue* value = response->add_metricvalues();
+    // KEDA asks by the name it registered ("s0-gpufit-...") and matches the answer on it.
+    value->set_metricname(request->metricname().empty() ? target.metric_name
+                                                        : request->metricname());
+    // Whole requests, rounded up: 0.2 in flight still needs a replica.
+    value->set_metricvalue(CeilToInt64(load));
+    value->set_metricvaluefloat(load);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace gpufit::server

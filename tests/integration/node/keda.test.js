@@ -1,0 +1,333 @@
+'use strict';
+// gpufitd as a KEDA external scaler, end to end: an independent gRPC client (@grpc/grpc-js
+// with the field names of KEDA's protocol, loaded from proto/externalscaler/externalscaler.proto)
+// asks gpufitd, which reads the live load from a real Prometheus server scraping a test
+// exporter whose value this test sets. Also gpufit.v1.AutoscalingService.Recommend for a
+// configured workload, and the failure modes: bad trigger metadata, a bad query and an
+// unreachable Prometheus give clear gRPC errors and a metric, and gpufitd keeps serving.
+
+const {test, before, after} = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+const protoLoader = require('@grpc/proto-loader');
+const YAML = require('yaml');
+const h = require('./lib/harness');
+
+const {grpc} = h;
+const PROMETHEUS = process.env.PROMETHEUS_BIN || 'prometheus';
+const SOURCE_DIR = path.resolve(process.env.GPUFIT_SOURCE_DIR || path.join(__dirname, '..', '..', '..'));
+const CHAT = h.example('chat-llama3-8b.yaml');
+const LOAD_METRIC = 'vllm:num_requests_running';
+const LOAD_QUERY = `sum(${LOAD_METRIC}{model_name="llama-3-8b"})`;
+
+let dir;
+let exporter;
+let exporterValue = 0;
+let prometheus;
+let prometheusUrl;
+let daemon;
+let scaler;
+let autoscaling;
+
+// --- Peers ---------------------------------------------------------------------------------
+
+// The stand-in for vLLM's /metrics: one gauge whose value the tests set.
+function startExporter() {
+  return new Promise((resolve) => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, {'Content-Type': 'text/plain; version=0.0.4'});
+      res.end(`# HELP ${LOAD_METRIC} Requests running.\n# TYPE ${LOAD_METRIC} gauge\n` +
+              `${LOAD_METRIC}{model_name="llama-3-8b"} ${exporterValue}\n`);
+    });
+    server.keepAliveTimeout = 1000;
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// Our own Prometheus on a free loopback port (it cannot report a port it chose: pick one,
+// retry if another process takes it first), scraping the exporter every second.
+async function startPrometheus(target) {
+  const configFile = path.join(dir, 'prometheus.yml');
+  fs.writeFileSync(configFile, YAML.stringify({
+    global: {scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s'},
+    scrape_configs: [{job_name: 'vllm', static_configs: [{targets: [target]}]}],
+  }));
+  let lastError;
+  for (let attempt = 0; attempt < 5; ++attempt) {
+    const port = await h.freePort();
+    const storage = h.makeTempDir('keda-tsdb');
+    const child = new h.Child(PROMETHEUS, [
+      `--config.file=${configFile}`, `--storage.tsdb.path=${storage}`,
+      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
+      // The newest sample is what a query sees: a changed value shows after one scrape.
+      '--query.lookback-delta=5s',
+    ], {name: 'prometheus'});
+    child.storage = storage;
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await h.waitFor(async () => {
+        if (!child.running()) throw new Error(`prometheus exited: ${child.tail(10)}`);
+        return (await h.httpGet(`${url}/-/ready`, {timeoutMs: 2000})).status === 200;
+      }, {timeoutMs: 60000, intervalMs: 200, what: 'Prometheus /-/ready'});
+      return {child, url};
+    } catch (e) {
+      lastError = e;
+      if (child.spawnError) break;
+      await child.stop({signal: 'SIGKILL'}).catch(() => {});
+      h.removeDir(storage);
+    }
+  }
+  throw new Error(`could not start ${PROMETHEUS}: ${lastError && lastError.message}`);
+}
+
+// Sets the exporter and waits until Prometheus answers the load query with it.
+async function setLoad(value) {
+  exporterValue = value;
+  await h.waitFor(async () => {
+    const res = await h.httpGet(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(LOAD_QUERY)}`);
+    const body = JSON.parse(res.body);
+    return body.status === 'success' && body.data.result.length === 1 &&
+        Number(body.data.result[0].value[1]) === value;
+  }, {timeoutMs: 60000, intervalMs: 250, what: `Prometheus to see load ${value}`});
+}
+
+// --- Clients -------------------------------------------------------------------------------
+
+function loadClients(address) {
+  const definition = protoLoader.loadSync(
+      ['externalscaler/externalscaler.proto', 'gpufit/v1/autoscaling.proto'],
+      {keepCase: true, longs: String, enums: String, defaults: true, arrays: true,
+        includeDirs: [path.join(SOURCE_DIR, 'proto')]});
+  const root = grpc.loadPackageDefinition(definition);
+  return {
+    scaler: new root.externalscaler.ExternalScaler(address, grpc.credentials.createInsecure()),
+    autoscaling: new root.gpufit.v1.AutoscalingService(address, grpc.credentials.createInsecure()),
+  };
+}
+
+// The trigger metadata of a ScaledObject for the chat model on `accelerator`.
+function trigger(extra = {}) {
+  return {
+    scalerAddress: daemon.grpcAddress,
+    workload: 'chat-llama3-8b',
+    accelerator: 'l4',
+    gpus: '1',
+    serverAddress: prometheusUrl,
+    query: LOAD_QUERY,
+    ...extra,
+  };
+}
+
+function ref(metadata) {
+  return {name: 'vllm-llama3-8b', namespace: 'serving', scalerMetadata: metadata};
+}
+
+before(async () => {
+  dir = h.makeTempDir('keda');
+  exporter = await startExporter();
+  const started = await startPrometheus(`127.0.0.1:${exporter.address().port}`);
+  prometheus = started.child;
+  prometheusUrl = started.url;
+  await setLoad(0);
+
+  const chat = h.readYamlFile(CHAT);
+  chat.autoscaling = {
+    prometheus_url: prometheusUrl, query: LOAD_QUERY, accelerator: 'l4',
+    scale_down_stabilization_seconds: 300,
+  };
+  const configFile = path.join(dir, 'gpufit.yaml');
+  fs.writeFileSync(configFile, YAML.stringify({workloads: [chat]}));
+  daemon = await h.startDaemon({
+    config: configFile,
+    args: ['--keda-poll-seconds', '1', '--shutdown-grace-seconds', '30'],
+  });
+  ({scaler, autoscaling} = loadClients(daemon.grpcAddress));
+});
+
+after(async () => {
+  if (scaler) scaler.close();
+  if (autoscaling) autoscaling.close();
+  if (daemon) await daemon.stop().catch(() => {});
+  if (prometheus) {
+    await prometheus.stop().catch(() => {});
+    h.removeDir(prometheus.storage);
+  }
+  if (exporter) await new Promise((resolve) => exporter.close(resolve));
+  if (dir) h.removeDir(dir);
+});
+
+test('GetMetricSpec: the target is `gpufit predict` max_concurrency for the accelerator', async () => {
+  for (const accelerator of ['l4', 'a100-80gb']) {
+    const expected = h.cliJson(['predict', CHAT, '--accelerator', accelerator]);
+    assert.ok(expected.feasible, `${accelerator} serves the chat model`);
+    const response = await h.call(scaler, 'GetMetricSpec', ref(trigger({accelerator})));
+    assert.equal(response.metricSpecs.length, 1);
+    const spec = response.metricSpecs[0];
+    assert.equal(spec.metricName, 'gpufit-chat-llama3-8b-concurrency');
+    assert.equal(spec.targetSizeFloat, expected.max_concurrency, accelerator);
+    assert.equal(Number(spec.targetSize), Math.floor(expected.max_concurrency), accelerator);
+  }
+  // Inline workload keys give the same target as the configured workload.
+  const inline = await h.call(scaler, 'GetMetricSpec', ref({
+    model: 'llama-3-8b', precision: 'fp8', inputTokens: '512', outputTokens: '256',
+    maxContextTokens: '8192', ttftMs: '2000', tpotMs: '100', accelerator: 'l4',
+    serverAddress: prometheusUrl, query: LOAD_QUERY,
+  }));
+  const configured = await h.call(scaler, 'GetMetricSpec', ref(trigger()));
+  assert.equal(inline.metricSpecs[0].targetSizeFloat, configured.metricSpecs[0].targetSizeFloat);
+  assert.equal(inline.metricSpecs[0].metricName, 'gpufit-llama-3-8b-concurrency');
+});
+
+test('GetMetrics follows the exporter through Prometheus', async () => {
+  for (const value of [7, 13.5, 0]) {
+    await setLoad(value);
+    const response = await h.call(scaler, 'GetMetrics', {
+      scaledObjectRef: ref(trigger()), metricName: 's0-gpufit-chat-llama3-8b-concurrency',
+    });
+    assert.equal(response.metricValues.length, 1);
+    const m = response.metricValues[0];
+    assert.equal(m.metricName, 's0-gpufit-chat-llama3-8b-concurrency');
+    assert.equal(m.metricValueFloat, value);
+    assert.equal(Number(m.metricValue), Math.ceil(value), 'the integer field rounds up');
+  }
+});
+
+test('IsActive is load above activationThreshold', async () => {
+  await setLoad(3);
+  const isActive = async (threshold) =>
+    (await h.call(scaler, 'IsActive', ref(trigger({activationThreshold: threshold})))).result;
+  assert.equal(await isActive('5'), false);
+  assert.equal(await isActive('3'), false);
+  assert.equal(await isActive('2.5'), true);
+  assert.equal(await isActive('0'), true);  // the default too
+  assert.equal((await h.call(scaler, 'IsActive', ref(trigger()))).result, true);
+});
+
+test('StreamIsActive pushes when the state changes', async () => {
+  await setLoad(0);
+  const stream = scaler.StreamIsActive(ref(trigger({activationThreshold: '1'})));
+  const received = [];
+  const ended = new Promise((resolve) => {
+    stream.on('error', (err) => resolve(err));
+    stream.on('end', () => resolve(null));
+  });
+  stream.on('data', (r) => received.push(r.result));
+  try {
+    await h.waitFor(() => received.length >= 1, {timeoutMs: 30000, what: 'the first push'});
+    assert.deepEqual(received, [false]);
+    exporterValue = 4;
+    await h.waitFor(() => received.length >= 2, {timeoutMs: 60000, what: 'a push after the load rose'});
+    assert.deepEqual(received, [false, true]);
+    exporterValue = 0;
+    await h.waitFor(() => received.length >= 3, {timeoutMs: 60000, what: 'a push after the load fell'});
+    assert.deepEqual(received, [false, true, false]);
+  } finally {
+    stream.cancel();
+  }
+  const err = await ended;
+  assert.ok(err === null || err.code === grpc.status.CANCELLED, `stream ended with ${err && err.details}`);
+});
+
+test('Recommend: desired replicas = ceil(load / per-replica target), stabilised', async () => {
+  const target = h.cliJson(['predict', CHAT, '--accelerator', 'l4']).max_concurrency;
+  const load = 2 * target + 1;
+  await setLoad(load);
+  const first = await h.call(autoscaling, 'Recommend', {workloads: []});
+  assert.equal(first.recommendations.length, 1);
+  const r = first.recommendations[0];
+  assert.equal(r.workload, 'chat-llama3-8b');
+  assert.equal(r.accelerator, 'l4');
+  assert.equal(r.load, load);
+  assert.equal(r.target_per_replica, target);
+  assert.equal(r.raw_replicas, 3);
+  assert.equal(r.desired_replicas, 3);
+  // Load falls: within the 300 s window the recommendation holds.
+  await setLoad(1);
+  const second = await h.call(autoscaling, 'Recommend', {workloads: ['chat-llama3-8b']});
+  assert.equal(second.recommendations[0].raw_replicas, 1);
+  assert.equal(second.recommendations[0].desired_replicas, 3);
+  const samples = await h.scrape(daemon);
+  assert.equal(h.sampleValue(samples, 'gpufit_workload_desired_replicas', {workload: 'chat-llama3-8b'}), 3);
+  assert.equal(h.sampleValue(samples, 'gpufit_keda_requests_total', {method: 'Recommend', code: 'OK'}), 2);
+});
+
+test('bad metadata is INVALID_ARGUMENT naming the key', async () => {
+  const cases = [
+    [{tpotMs: '-3', workload: undefined, model: 'llama-3-8b'}, /^scalerMetadata\.tpotMs: must be a number > 0/],
+    [{gpus: 'two'}, /^scalerMetadata\.gpus: must be an integer >= 1/],
+    [{accelerator: 'tpu-v5'}, /^scalerMetadata\.accelerator: unknown accelerator/],
+    [{workload: 'nope'}, /^scalerMetadata\.workload: not a workload in gpufitd's config/],
+    [{activationThreshold: 'high'}, /^scalerMetadata\.activationThreshold: must be a number >= 0/],
+    [{serverAddres: 'http://x'}, /^scalerMetadata\.serverAddres: unknown key/],
+  ];
+  for (const [change, message] of cases) {
+    const metadata = trigger(change);
+    for (const k of Object.keys(metadata)) if (metadata[k] === undefined) delete metadata[k];
+    for (const method of ['GetMetricSpec', 'IsActive']) {
+      const err = await h.expectGrpcError(h.call(scaler, method, ref(metadata)),
+          grpc.status.INVALID_ARGUMENT, `${method} ${JSON.stringify(change)}`);
+      assert.match(err.details, message);
+    }
+  }
+});
+
+test('a bad query and an unreachable Prometheus: clear errors, a metric, and gpufitd keeps serving', async () => {
+  const before = await h.scrape(daemon);
+  const count = (samples, reason) =>
+    h.sampleValue(samples, 'gpufit_keda_query_errors_total', {reason}) || 0;
+
+  const badQuery = await h.expectGrpcError(
+      h.call(scaler, 'GetMetrics', {scaledObjectRef: ref(trigger({query: 'sum(rate(x[5m]'})), metricName: 'm'}),
+      grpc.status.INVALID_ARGUMENT, 'GetMetrics with a bad query');
+  assert.match(badQuery.details, /^scalerMetadata\.query: Prometheus refused query 'sum\(rate\(x\[5m\]' \(HTTP 400\): bad_data/);
+
+  const deadPort = await h.freePort();
+  const unreachable = await h.expectGrpcError(
+      h.call(scaler, 'IsActive', ref(trigger({serverAddress: `http://127.0.0.1:${deadPort}`}))),
+      grpc.status.UNAVAILABLE, 'IsActive with an unreachable Prometheus');
+  assert.match(unreachable.details, /^scalerMetadata\.serverAddress: Prometheus at http:\/\/127\.0\.0\.1:\d+ unreachable/);
+
+  const stream = scaler.StreamIsActive(ref(trigger({serverAddress: `http://127.0.0.1:${deadPort}`})));
+  stream.on('data', () => {});
+  const streamErr = await new Promise((resolve) => {
+    stream.on('error', resolve);
+    stream.on('end', () => resolve(null));
+  });
+  assert.ok(streamErr, 'the stream ends with an error');
+  assert.equal(streamErr.code, grpc.status.UNAVAILABLE);
+
+  const after = await h.scrape(daemon);
+  assert.equal(count(after, 'bad_query') - count(before, 'bad_query'), 1);
+  assert.equal(count(after, 'unreachable') - count(before, 'unreachable'), 2);
+  assert.ok(h.sampleValue(after, 'gpufit_keda_requests_total', {method: 'IsActive', code: 'UNAVAILABLE'}) >= 1);
+
+  // Still serving: the scaler, and the placement API on the same port.
+  assert.ok(daemon.running());
+  const spec = await h.call(scaler, 'GetMetricSpec', ref(trigger()));
+  assert.equal(spec.metricSpecs.length, 1);
+  const placement = h.placementClient(daemon.grpcAddress);
+  try {
+    const catalog = await h.call(placement, 'GetCatalog', {});
+    assert.ok(catalog.catalog);
+  } finally {
+    placement.close();
+  }
+});
+
+test('SIGTERM with a StreamIsActive open: the stream ends and gpufitd exits cleanly', async () => {
+  const stream = scaler.StreamIsActive(ref(trigger()));
+  const first = new Promise((resolve) => stream.once('data', resolve));
+  const ended = new Promise((resolve) => {
+    stream.on('error', resolve);
+    stream.on('end', () => resolve(null));
+  });
+  await h.withTimeout(first, 30000);
+  // The grace period is 30 s; the stream must not hold shutdown that long.
+  const status = await daemon.stop({timeoutMs: 20000});
+  assert.equal(status.code, 0, daemon.tail());
+  const err = await h.withTimeout(ended, 10000, 'timeout');
+  assert.notEqual(err, 'timeout', 'the stream ended');
+  daemon = null;
+});
