@@ -116,6 +116,15 @@ void NodeCache::FindAll(const std::vector<std::string_view>& names,
   }
 }
 
+void NodeCache::Visit(const std::vector<std::string_view>& names,
+                      absl::FunctionRef<void(size_t, const NodeInventory*)> visit) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto it = nodes_.find(absl::string_view(names[i].data(), names[i].size()));
+    visit(i, it == nodes_.end() ? nullptr : it->second.get());
+  }
+}
+
 size_t NodeCache::size() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   return nodes_.size();

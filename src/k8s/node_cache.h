@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "k8s/node_inventory.h"
@@ -49,6 +50,12 @@ class NodeCache {
   NodePtr Find(std::string_view name) const;
   // Looks up many names under one lock; out[i] is nullptr for an unknown names[i].
   void FindAll(const std::vector<std::string_view>& names, std::vector<NodePtr>* out) const;
+  // Calls visit(i, node) for every names[i] under one shared lock, without taking a
+  // reference (node is nullptr for an unknown name and only valid during the call). For hot
+  // paths: no reference-count traffic. `visit` must be short and must not call back into the
+  // cache.
+  void Visit(const std::vector<std::string_view>& names,
+             absl::FunctionRef<void(size_t, const NodeInventory*)> visit) const;
   size_t size() const;
   // Called with the new size after every change (for the node-cache gauge).
   void SetSizeListener(std::function<void(size_t)> listener);
@@ -105,13 +112,14 @@ class NodeWatcher {
   // One watch from resource_version() until the stream ends. Returns OK on a normal end,
   // ABORTED on 410 (relist needed), other codes on errors.
   absl::Status WatchOnce(int timeout_seconds);
+  // Applies one line of the watch stream (exposed for tests and fuzz/fuzz_k8s.cc).
+  absl::Status HandleEventLine(std::string_view line);
 
  private:
   void Run();
   bool SleepFor(int ms);  // false when stopping
   std::string Token();
   std::unique_ptr<httplib::Client> NewClient(int read_timeout_seconds);
-  absl::Status HandleEventLine(std::string_view line);
 
   const KubeApiOptions options_;
   NodeCache* cache_;

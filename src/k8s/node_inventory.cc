@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -208,7 +209,9 @@ std::string AcceleratorIdForProduct(std::string_view product, bool* nvlink) {
   return "";
 }
 
-NodeInventory BuildInventory(const NodeFacts& facts) {
+namespace {
+
+NodeInventory BuildInventoryWithoutHash(const NodeFacts& facts) {
   NodeInventory inv;
   inv.name = facts.name;
   inv.resource_version = facts.resource_version;
@@ -267,6 +270,40 @@ NodeInventory BuildInventory(const NodeFacts& facts) {
     }
   }
   return inv;
+}
+
+}  // namespace
+
+NodeInventory BuildInventory(const NodeFacts& facts) {
+  NodeInventory inv = BuildInventoryWithoutHash(facts);
+  inv.shape_hash = ShapeHash(inv);
+  return inv;
+}
+
+size_t ShapeHash(const NodeInventory& node) {
+  size_t h = absl::HashOf(node.has_gpu_labels, node.unknown_product, node.accelerators.size());
+  for (const NodeAccelerator& a : node.accelerators) {
+    h = absl::HashOf(h, a.accelerator_id, a.resource, a.count, a.allocatable, a.nvlink,
+                     a.time_sliced);
+  }
+  return h;
+}
+
+bool SameShape(const NodeInventory& a, const NodeInventory& b) {
+  if (a.has_gpu_labels != b.has_gpu_labels || a.unknown_product != b.unknown_product ||
+      a.accelerators.size() != b.accelerators.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.accelerators.size(); ++i) {
+    const NodeAccelerator& x = a.accelerators[i];
+    const NodeAccelerator& y = b.accelerators[i];
+    if (x.count != y.count || x.allocatable != y.allocatable || x.nvlink != y.nvlink ||
+        x.time_sliced != y.time_sliced || x.accelerator_id != y.accelerator_id ||
+        x.resource != y.resource) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace gpufit::k8s

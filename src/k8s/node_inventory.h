@@ -15,6 +15,7 @@
 #ifndef GPUFIT_K8S_NODE_INVENTORY_H_
 #define GPUFIT_K8S_NODE_INVENTORY_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -62,9 +63,20 @@ struct NodeInventory {
   std::vector<NodeAccelerator> accelerators;
   std::string unknown_product;  // a GFD product gpufit has no catalog id for
   bool has_gpu_labels = false;  // nvidia.com/gpu.product present
+  // ShapeHash(*this), set by BuildInventory. Most nodes of a cluster share a shape; the
+  // extender decides once per shape and call. A stale value costs a cache miss, never a
+  // wrong answer (SameShape decides).
+  size_t shape_hash = 0;
 };
 
+// Builds the inventory and its shape_hash.
 NodeInventory BuildInventory(const NodeFacts& facts);
+
+// A node's "shape": everything a placement verdict reads (has_gpu_labels, unknown_product and
+// every field of every accelerator, in order), not its name or resourceVersion. Two nodes of
+// the same shape get the same filter verdict and score.
+size_t ShapeHash(const NodeInventory& node);
+bool SameShape(const NodeInventory& a, const NodeInventory& b);
 
 // The catalog id for a GFD product string (without "-SHARED" or "-MIG-<profile>"), or "" if
 // unknown. Case-insensitive; spaces are read as '-'. `nvlink` is set to whether the board

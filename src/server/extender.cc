@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +35,7 @@ constexpr char kJson[] = "application/json";
 
 // --- JSON output -------------------------------------------------------------------------------
 
-void AppendJsonString(std::string* out, std::string_view s) {
+void AppendJsonStringSlow(std::string* out, std::string_view s) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
@@ -63,6 +65,24 @@ void AppendJsonString(std::string* out, std::string_view s) {
         }
     }
   }
+  out->push_back('"');
+}
+
+bool NeedsEscape(std::string_view s) {
+  for (char c : s) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return true;
+  }
+  return false;
+}
+
+// Node names (DNS subdomains) never need escaping: copy them in one piece.
+void AppendJsonString(std::string* out, std::string_view s) {
+  if (NeedsEscape(s)) {
+    AppendJsonStringSlow(out, s);
+    return;
+  }
+  out->push_back('"');
+  out->append(s);
   out->push_back('"');
 }
 
@@ -372,11 +392,89 @@ class DecisionIndex {
 
 struct NodeRef {
   std::string_view name;
-  const k8s::NodeInventory* inventory = nullptr;  // null: not in the node cache
-  std::string_view raw;                           // Nodes mode only
+  std::string_view raw;  // Nodes mode only
 };
 
 constexpr char kNotInCache[] = "gpufit: node not in gpufit's node cache yet";
+
+// One distinct node shape of a call (k8s::SameShape) and its verdict.
+struct ShapeVerdict {
+  NodeVerdict verdict;
+  k8s::NodeInventory shape;  // a copy of the first node seen with this shape
+  size_t nodes = 0;          // nodes of the call with this shape
+  std::string failed_tail;   // ':' + the message as a JSON string: a Failed* entry after the name
+};
+
+struct ShapeHasher {
+  size_t operator()(const k8s::NodeInventory* node) const { return node->shape_hash; }
+};
+struct ShapeEq {
+  bool operator()(const k8s::NodeInventory* a, const k8s::NodeInventory* b) const {
+    return k8s::SameShape(*a, *b);
+  }
+};
+
+// Evaluates each distinct node shape of a call once: most nodes of a cluster share a shape
+// (same accelerators, counts and free units), so a 5000-node call needs a handful of
+// DecisionIndex::Evaluate calls and messages instead of 5000.
+class VerdictCache {
+ public:
+  explicit VerdictCache(const DecisionIndex& index) : index_(index) {}
+
+  // The shape of `node` (nullptr: not in the node cache). `node` need only live during the
+  // call: the cache keeps its own copy of each shape.
+  uint32_t For(const k8s::NodeInventory* node) {
+    uint32_t id;
+    if (node == nullptr) {
+      if (not_in_cache_ < 0) {
+        NodeVerdict v;
+        v.verdict = Verdict::kFailed;
+        v.reason = FilterReason::kNotInCache;
+        v.message = kNotInCache;
+        not_in_cache_ = static_cast<int>(Add(std::move(v), k8s::NodeInventory{}));
+      }
+      id = static_cast<uint32_t>(not_in_cache_);
+    } else if (auto it = by_shape_.find(node); it != by_shape_.end()) {
+      id = it->second;
+    } else {
+      id = Add(index_.Evaluate(*node), *node);
+      by_shape_.emplace(&shapes_[id].shape, id);
+    }
+    ++shapes_[id].nodes;
+    return id;
+  }
+
+  const ShapeVerdict& operator[](uint32_t id) const { return shapes_[id]; }
+  size_t size() const { return shapes_.size(); }
+
+ private:
+  uint32_t Add(NodeVerdict verdict, const k8s::NodeInventory& node) {
+    ShapeVerdict& s = shapes_.emplace_back();
+    s.verdict = std::move(verdict);
+    s.shape = node;
+    if (s.verdict.verdict != Verdict::kKeep) {
+      s.failed_tail.push_back(':');
+      AppendJsonString(&s.failed_tail, s.verdict.message);
+    }
+    return static_cast<uint32_t>(shapes_.size() - 1);
+  }
+
+  const DecisionIndex& index_;
+  std::deque<ShapeVerdict> shapes_;  // stable addresses: by_shape_ points into it
+  absl::flat_hash_map<const k8s::NodeInventory*, uint32_t, ShapeHasher, ShapeEq> by_shape_;
+  int not_in_cache_ = -1;
+};
+
+// Appends ,"Score":N} (N in 0..10).
+void AppendScoreTail(std::string* out, int score) {
+  out->append(",\"Score\":");
+  if (score >= 10) {
+    out->append("10");
+  } else {
+    out->push_back(static_cast<char>('0' + std::max(score, 0)));
+  }
+  out->push_back('}');
+}
 
 std::string FilterErrorBody(std::string_view error) {
   std::string body =
@@ -432,28 +530,22 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
 
   // The nodes of this call, in the scheduler's order.
   std::vector<NodeRef> nodes;
-  std::vector<k8s::NodeCache::NodePtr> cached;  // keeps cache entries alive for the call
   if (args.nodes_mode) {
     nodes.reserve(args.items.size());
-    for (const NodeItem& item : args.items) {
-      nodes.push_back(NodeRef{item.inventory.name, &item.inventory, item.raw});
-    }
+    for (const NodeItem& item : args.items) nodes.push_back(NodeRef{item.inventory.name, item.raw});
   } else {
-    if (cache_ != nullptr) cache_->FindAll(args.node_names, &cached);
     nodes.reserve(args.node_names.size());
-    for (size_t i = 0; i < args.node_names.size(); ++i) {
-      nodes.push_back(
-          NodeRef{args.node_names[i], i < cached.size() ? cached[i].get() : nullptr, {}});
-    }
+    for (std::string_view name : args.node_names) nodes.push_back(NodeRef{name, {}});
   }
 
-  std::vector<NodeVerdict> verdicts;
   std::string error;
   ExtenderOutcome outcome = ExtenderOutcome::kOk;
   std::shared_ptr<const config::ServiceConfig> config;
   std::optional<core::ResolvedWorkload> resolved;
   core::Decision decision;
   std::unique_ptr<DecisionIndex> index;
+  std::optional<VerdictCache> verdicts;  // set when the call decides
+  std::vector<uint32_t> shape_of;        // node i -> its shape in `verdicts`
   if (!args.has_pod || !args.pod.is_gpufit_workload()) {
     outcome = ExtenderOutcome::kPassThrough;
   } else if (!args.nodes_mode && cache_ == nullptr && filter) {
@@ -475,37 +567,44 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
       resolved = std::move(*r);
       decision = core::Place(*resolved, *config->catalog);  // the one placement of this call
       index = std::make_unique<DecisionIndex>(decision, *resolved, *config->catalog);
-      verdicts.reserve(nodes.size());
-      for (const NodeRef& n : nodes) {
-        if (n.inventory == nullptr) {
-          NodeVerdict v;
-          v.verdict = Verdict::kFailed;
-          v.reason = FilterReason::kNotInCache;
-          v.message = kNotInCache;
-          verdicts.push_back(std::move(v));
-        } else {
-          verdicts.push_back(index->Evaluate(*n.inventory));
+      verdicts.emplace(*index);
+      shape_of.resize(nodes.size());
+      if (args.nodes_mode) {
+        for (size_t i = 0; i < args.items.size(); ++i) {
+          shape_of[i] = verdicts->For(&args.items[i].inventory);
         }
+      } else if (cache_ != nullptr) {
+        // Under the cache's read lock, without reference counting: For() copies each new
+        // shape, so nothing points into the cache afterwards.
+        cache_->Visit(args.node_names, [&](size_t i, const k8s::NodeInventory* node) {
+          shape_of[i] = verdicts->For(node);
+        });
+      } else {
+        for (uint32_t& s : shape_of) s = verdicts->For(nullptr);
       }
     }
   }
 
+  size_t name_bytes = 0;
+  for (const NodeRef& n : nodes) name_bytes += n.name.size();
+
   if (!filter) {
-    // HostPriorityList: a bare array, scores 0..10.
-    std::vector<int> scores(nodes.size(), 0);
-    if (index != nullptr) {
-      std::vector<double> values(nodes.size(), 0);
+    // HostPriorityList: a bare array, scores 0..10, computed once per shape.
+    std::vector<int> shape_score(verdicts.has_value() ? verdicts->size() : 0, 0);
+    if (verdicts.has_value()) {
+      std::vector<double> values(verdicts->size(), 0);
       double best = 0;
       bool any = false;
-      for (size_t i = 0; i < nodes.size(); ++i) {
-        if (verdicts[i].verdict != Verdict::kKeep) continue;
-        values[i] = index->Score(verdicts[i].best_option);
-        if (!any || values[i] < best) best = values[i];
+      for (uint32_t s = 0; s < verdicts->size(); ++s) {
+        const NodeVerdict& v = (*verdicts)[s].verdict;
+        if (v.verdict != Verdict::kKeep) continue;
+        values[s] = index->Score(v.best_option);
+        if (!any || values[s] < best) best = values[s];
         any = true;
       }
-      for (size_t i = 0; i < nodes.size(); ++i) {
-        if (verdicts[i].verdict != Verdict::kKeep) continue;
-        const double v = values[i];
+      for (uint32_t s = 0; s < verdicts->size(); ++s) {
+        if ((*verdicts)[s].verdict.verdict != Verdict::kKeep) continue;
+        const double v = values[s];
         double ratio = 1;
         if (best > 0 && v > 0)
           ratio = best / v;  // cost, latency: smaller wins
@@ -514,17 +613,17 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
         else if (v != best)
           ratio = 0;
         // A usable node always beats an unusable one (0).
-        scores[i] = std::clamp(static_cast<int>(std::lround(10 * ratio)), 1, 10);
+        shape_score[s] = std::clamp(static_cast<int>(std::lround(10 * ratio)), 1, 10);
       }
     }
     std::string out;
-    out.reserve(nodes.size() * 48 + 2);
+    out.reserve(name_bytes + nodes.size() * 24 + 2);
     out.push_back('[');
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (i > 0) out.push_back(',');
       out.append("{\"Host\":");
       AppendJsonString(&out, nodes[i].name);
-      absl::StrAppend(&out, ",\"Score\":", scores[i], "}");
+      AppendScoreTail(&out, verdicts.has_value() ? shape_score[shape_of[i]] : 0);
     }
     out.push_back(']');
     return finish(outcome, HttpResponse{200, kJson, std::move(out)});
@@ -532,15 +631,25 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
 
   if (!error.empty()) return finish(outcome, HttpResponse{200, kJson, FilterErrorBody(error)});
 
-  // ExtenderFilterResult.
-  const bool pass = verdicts.empty();
+  // ExtenderFilterResult. Without verdicts (pass-through) every node is kept.
+  const auto kept = [&](size_t i) {
+    return !verdicts.has_value() || (*verdicts)[shape_of[i]].verdict.verdict == Verdict::kKeep;
+  };
   std::string out;
-  out.reserve(args.nodes_mode ? body.size() + 1024 : nodes.size() * 64 + 256);
+  if (args.nodes_mode) {
+    out.reserve(body.size() + 1024);
+  } else {
+    size_t size = name_bytes + nodes.size() * 3 + 256;
+    for (size_t i = 0; verdicts.has_value() && i < nodes.size(); ++i) {
+      size += (*verdicts)[shape_of[i]].failed_tail.size();
+    }
+    out.reserve(size);
+  }
   if (args.nodes_mode) {
     out.append("{\"Nodes\":{\"metadata\":{},\"items\":[");
     bool first = true;
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (!pass && verdicts[i].verdict != Verdict::kKeep) continue;
+      if (!kept(i)) continue;
       if (!first) out.push_back(',');
       first = false;
       out.append(nodes[i].raw);
@@ -550,7 +659,7 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
     out.append("{\"Nodes\":null,\"NodeNames\":[");
     bool first = true;
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (!pass && verdicts[i].verdict != Verdict::kKeep) continue;
+      if (!kept(i)) continue;
       if (!first) out.push_back(',');
       first = false;
       AppendJsonString(&out, nodes[i].name);
@@ -560,18 +669,25 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
   for (const Verdict kind : {Verdict::kFailed, Verdict::kUnresolvable}) {
     out.append(kind == Verdict::kFailed ? "\"FailedNodes\":{" : "\"FailedAndUnresolvableNodes\":{");
     bool first = true;
-    for (size_t i = 0; i < verdicts.size(); ++i) {
-      if (verdicts[i].verdict != kind) continue;
+    for (size_t i = 0; verdicts.has_value() && i < nodes.size(); ++i) {
+      const ShapeVerdict& s = (*verdicts)[shape_of[i]];
+      if (s.verdict.verdict != kind) continue;
       if (!first) out.push_back(',');
       first = false;
       AppendJsonString(&out, nodes[i].name);
-      out.push_back(':');
-      AppendJsonString(&out, verdicts[i].message);
-      if (probe_ != nullptr) probe_->RecordFiltered(verdicts[i].reason);
+      out.append(s.failed_tail);  // the message, escaped once per shape
     }
     out.append("},");
   }
   out.append("\"Error\":\"\"}");
+  if (probe_ != nullptr && verdicts.has_value()) {
+    for (uint32_t s = 0; s < verdicts->size(); ++s) {  // one update per shape, not per node
+      const ShapeVerdict& v = (*verdicts)[s];
+      if (v.verdict.verdict != Verdict::kKeep) {
+        probe_->RecordFiltered(v.verdict.reason, static_cast<double>(v.nodes));
+      }
+    }
+  }
   return finish(outcome, HttpResponse{200, kJson, std::move(out)});
 }
 

@@ -332,7 +332,7 @@ test('deploy/examples: the values install cleanly, the manifests match the API s
   d.helm(['lint', '--strict', d.CHART_DIR, '--values', valuesFile]);
   const objects = d.render({valuesFile});
   assert.deepEqual(await d.schemaErrors(objects), []);
-  const manifests = ['keda-scaledobject.yaml', 'vllm-deployment.yaml']
+  const manifests = ['keda-scaledobject.yaml', 'vllm-deployment.yaml', 'inference-deployment.yaml']
       .flatMap((f) => d.parseManifests(fs.readFileSync(path.join(examples, f), 'utf8')));
   assert.deepEqual(await d.schemaErrors(manifests), []);
   const so = d.one(manifests, 'ScaledObject');

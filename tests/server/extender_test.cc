@@ -2,10 +2,12 @@
 // a generated 5000-node cluster in both modes, and bad requests over real HTTP.
 #include "server/extender.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "config/service_config.h"
 #include "core/placement.h"
@@ -207,6 +209,71 @@ TEST_F(ExtenderTest, GeneratedClusterOf5000NodesInBothModes) {
   int tens = 0;
   for (const json& p : prio) tens += p["Score"] == 10;
   EXPECT_GT(tens, 0);
+}
+
+// Verdicts are computed once per node shape and call: nodes of one shape share a verdict, a
+// node that differs in anything the verdict reads (here only its free GPUs) gets its own, and
+// every verdict equals the one a call about that node alone gives.
+TEST_F(ExtenderTest, NodesOfOneShapeShareAVerdictOthersDoNot) {
+  const auto node = [](int generated, const std::string& name, const char* free_gpus) {
+    json n = json::parse(testing::GeneratedNode(generated));
+    n["metadata"]["name"] = name;
+    n["metadata"]["resourceVersion"] = name + "-rv";  // not part of the shape
+    if (free_gpus != nullptr) n["status"]["allocatable"]["nvidia.com/gpu"] = free_gpus;
+    return n.dump();
+  };
+  // Generated node 2 is an A100 80GB x8 node with 8 free GPUs; node 0 an L4 x2.
+  const std::string a0 = node(2, "shape-a-0", nullptr);
+  const std::string a1 = node(2, "shape-a-1", nullptr);
+  const std::string busy = node(2, "shape-a-busy", "0");  // same but no free GPU
+  const std::string l4 = node(0, "shape-l4", nullptr);
+  for (const std::string* n : {&a0, &a1, &busy, &l4}) AddToCache(*n);
+
+  const auto inventory = [](const std::string& n) {
+    return k8s::BuildInventory(*k8s::ParseNodeFacts(n));
+  };
+  EXPECT_EQ(inventory(a0).shape_hash, inventory(a1).shape_hash);
+  EXPECT_TRUE(k8s::SameShape(inventory(a0), inventory(a1)));
+  EXPECT_FALSE(k8s::SameShape(inventory(a0), inventory(busy)));
+  EXPECT_FALSE(k8s::SameShape(inventory(a0), inventory(l4)));
+
+  const std::string pod = testing::SamplePod();
+  const std::vector<std::string> names = {"shape-a-0", "shape-a-busy", "shape-l4", "shape-a-1",
+                                          "shape-missing"};
+  json names_req = {{"Pod", json::parse(pod)}, {"Nodes", nullptr}, {"NodeNames", names}};
+  const json got = json::parse(extender_.Filter(names_req.dump()).body);
+  EXPECT_EQ(got["NodeNames"], json::array({"shape-a-0", "shape-a-1"}));
+  ASSERT_EQ(got["FailedNodes"].size(), 2u);
+  const std::string busy_why = got["FailedNodes"]["shape-a-busy"];
+  EXPECT_EQ(busy_why.rfind("gpufit: no free nvidia.com/gpu", 0), 0u) << busy_why;
+  EXPECT_EQ(got["FailedNodes"]["shape-missing"], "gpufit: node not in gpufit's node cache yet");
+  ASSERT_EQ(got["FailedAndUnresolvableNodes"].size(), 1u);
+  EXPECT_NE(got["FailedAndUnresolvableNodes"]["shape-l4"], busy_why);
+
+  // Each node alone, in Nodes mode: the same verdict as in the shared call.
+  for (const std::string* n : {&a0, &a1, &busy, &l4}) {
+    const std::string body = "{\"Pod\":" + pod + ",\"Nodes\":{\"metadata\":{},\"items\":[" + *n +
+                             "]},\"NodeNames\":null}";
+    const json alone = json::parse(extender_.Filter(body).body);
+    const std::string name = json::parse(*n)["metadata"]["name"];
+    const json& kept = got["NodeNames"];
+    const bool kept_in_call = std::find(kept.begin(), kept.end(), json(name)) != kept.end();
+    EXPECT_EQ(alone["Nodes"]["items"].size(), kept_in_call ? 1u : 0u) << name;
+    for (const char* key : {"FailedNodes", "FailedAndUnresolvableNodes"}) {
+      if (got[key].contains(name)) {
+        EXPECT_EQ(alone[key], json({{name, got[key][name]}})) << name;
+      } else {
+        EXPECT_EQ(alone[key], json::object()) << name;
+      }
+    }
+  }
+  // The two A100 nodes score alike; the busy one scores 0 (no usable option).
+  const json prio = json::parse(extender_.Prioritize(names_req.dump()).body);
+  ASSERT_EQ(prio.size(), names.size());
+  EXPECT_EQ(prio[0]["Score"], 10);
+  EXPECT_EQ(prio[3]["Score"], prio[0]["Score"]);
+  EXPECT_EQ(prio[1]["Score"], 0);
+  EXPECT_EQ(prio[4]["Score"], 0);
 }
 
 TEST(ExtenderHttpTest, BadBodiesGet400AndTheServerKeepsServing) {
