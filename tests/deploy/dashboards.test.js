@@ -16,7 +16,6 @@ const path = require('node:path');
 const YAML = require('yaml');
 const h = require('../integration/node/lib/harness');
 
-const PROMETHEUS = process.env.PROMETHEUS_BIN || 'prometheus';
 const GRAFANA_DIR = path.join(h.SOURCE_DIR, 'deploy', 'grafana');
 const FIXTURES_DIR = path.resolve(h.SOURCE_DIR, '..', 'shared', 'fixtures', 'extender');
 const WORKLOAD_FILES = ['chat-llama3-8b.yaml', 'mig-small-tenant.yaml'];
@@ -92,42 +91,11 @@ let prometheusUrl;
 let extenderServed = false;
 
 async function startPrometheus(target) {
-  const configFile = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(configFile, YAML.stringify({
-    global: {scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s'},
-    // job gpufit, as the chart's ServiceMonitor names it and the dashboards/rules expect.
-    scrape_configs: [{job_name: 'gpufit', static_configs: [{targets: [target]}]}],
-  }));
-  let lastError;
-  for (let attempt = 0; attempt < 5; ++attempt) {
-    const port = await h.freePort();
-    const storage = h.makeTempDir('dash-tsdb');
-    const child = new h.Child(PROMETHEUS, [`--config.file=${configFile}`, `--storage.tsdb.path=${storage}`,
-      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {name: 'prometheus'});
-    child.storage = storage;
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await h.waitFor(async () => {
-        if (!child.running()) throw new Error(`prometheus exited: ${child.tail(10)}`);
-        return (await h.httpGet(`${url}/-/ready`, {timeoutMs: 2000})).status === 200;
-      }, {timeoutMs: 60000, intervalMs: 200, what: 'Prometheus /-/ready'});
-      return {child, url};
-    } catch (e) {
-      lastError = e;
-      if (child.spawnError) break;
-      await child.stop({signal: 'SIGKILL'}).catch(() => {});
-      h.removeDir(storage);
-    }
-  }
-  throw new Error(`could not start ${PROMETHEUS}: ${lastError && lastError.message}`);
+  return h.startPrometheus({dir, job: 'gpufit', target: target});
 }
 
-async function query(expr) {
-  const res = await h.httpGet(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  assert.equal(res.status, 200, `query ${expr}: HTTP ${res.status} ${res.body}`);
-  const body = JSON.parse(res.body);
-  assert.equal(body.status, 'success', `query ${expr}: ${res.body}`);
-  return body.data.result.map((r) => ({labels: r.metric, value: Number(r.value[1])}));
+function query(expr) {
+  return h.promQuery(prometheusUrl, expr);
 }
 
 function post(address, urlPath, body) {

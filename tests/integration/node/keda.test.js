@@ -16,7 +16,6 @@ const YAML = require('yaml');
 const h = require('./lib/harness');
 
 const {grpc} = h;
-const PROMETHEUS = process.env.PROMETHEUS_BIN || 'prometheus';
 const SOURCE_DIR = path.resolve(process.env.GPUFIT_SOURCE_DIR || path.join(__dirname, '..', '..', '..'));
 const CHAT = h.example('chat-llama3-8b.yaml');
 const LOAD_METRIC = 'vllm:num_requests_running';
@@ -49,37 +48,7 @@ function startExporter() {
 // Our own Prometheus on a free loopback port (it cannot report a port it chose: pick one,
 // retry if another process takes it first), scraping the exporter every second.
 async function startPrometheus(target) {
-  const configFile = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(configFile, YAML.stringify({
-    global: {scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s'},
-    scrape_configs: [{job_name: 'vllm', static_configs: [{targets: [target]}]}],
-  }));
-  let lastError;
-  for (let attempt = 0; attempt < 5; ++attempt) {
-    const port = await h.freePort();
-    const storage = h.makeTempDir('keda-tsdb');
-    const child = new h.Child(PROMETHEUS, [
-      `--config.file=${configFile}`, `--storage.tsdb.path=${storage}`,
-      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-      // The newest sample is what a query sees: a changed value shows after one scrape.
-      '--query.lookback-delta=5s',
-    ], {name: 'prometheus'});
-    child.storage = storage;
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await h.waitFor(async () => {
-        if (!child.running()) throw new Error(`prometheus exited: ${child.tail(10)}`);
-        return (await h.httpGet(`${url}/-/ready`, {timeoutMs: 2000})).status === 200;
-      }, {timeoutMs: 60000, intervalMs: 200, what: 'Prometheus /-/ready'});
-      return {child, url};
-    } catch (e) {
-      lastError = e;
-      if (child.spawnError) break;
-      await child.stop({signal: 'SIGKILL'}).catch(() => {});
-      h.removeDir(storage);
-    }
-  }
-  throw new Error(`could not start ${PROMETHEUS}: ${lastError && lastError.message}`);
+  return h.startPrometheus({dir, job: 'vllm', target: target, extraArgs: ['--query.lookback-delta=5s']});
 }
 
 // Sets the exporter and waits until Prometheus answers the load query with it.

@@ -12,7 +12,6 @@ const YAML = require('yaml');
 const h = require('./lib/harness');
 
 const {grpc} = h;
-const PROMETHEUS = process.env.PROMETHEUS_BIN || 'prometheus';
 const PROMTOOL = process.env.PROMTOOL_BIN || 'promtool';
 const WORKLOAD_FILES = ['chat-llama3-8b.yaml', 'mig-small-tenant.yaml'];
 const OK_CALLS = 5;
@@ -27,46 +26,11 @@ let prometheusUrl;
 // Starts our own Prometheus on a free loopback port (it cannot report a port it chose, so
 // pick one and retry if another process takes it first) and waits until it is ready.
 async function startPrometheus(targetAddress) {
-  const configFile = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(configFile, YAML.stringify({
-    global: {scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s'},
-    scrape_configs: [{job_name: 'gpufitd', static_configs: [{targets: [targetAddress]}]}],
-  }));
-  let lastError;
-  for (let attempt = 0; attempt < 5; ++attempt) {
-    const port = await h.freePort();
-    const storage = h.makeTempDir('prometheus-tsdb');
-    const child = new h.Child(PROMETHEUS, [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${storage}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ], {name: 'prometheus'});
-    child.storage = storage;
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await h.waitFor(async () => {
-        if (!child.running()) throw new Error(`prometheus exited: ${child.tail(10)}`);
-        const res = await h.httpGet(`${url}/-/ready`, {timeoutMs: 2000});
-        return res.status === 200;
-      }, {timeoutMs: 60000, intervalMs: 200, what: 'Prometheus /-/ready'});
-      return {child, url};
-    } catch (e) {
-      lastError = e;
-      if (child.spawnError) break;
-      await child.stop({signal: 'SIGKILL'}).catch(() => {});
-      h.removeDir(storage);
-    }
-  }
-  throw new Error(`could not start ${PROMETHEUS}: ${lastError && lastError.message}`);
+  return h.startPrometheus({dir, job: 'gpufitd', target: targetAddress});
 }
 
-async function query(expr) {
-  const res = await h.httpGet(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  assert.equal(res.status, 200, `query ${expr}: HTTP ${res.status} ${res.body}`);
-  const body = JSON.parse(res.body);
-  assert.equal(body.status, 'success', `query ${expr}: ${res.body}`);
-  return body.data.result.map((r) => ({labels: r.metric, value: Number(r.value[1])}));
+function query(expr) {
+  return h.promQuery(prometheusUrl, expr);
 }
 
 // Waits until Prometheus has a sample for `expr` and returns the series.

@@ -510,7 +510,54 @@ function sampleValue(samples, name, labels = {}) {
   return matches.length ? matches[0].value : undefined;
 }
 
+
+// Starts a real Prometheus server on a free loopback port scraping `target` every second as
+// job `job`, with its config and storage under `dir`. Retries on a port race; returns
+// {child, url}. `extraArgs` go on Prometheus's command line.
+async function startPrometheus({dir, job, target, extraArgs = []}) {
+  const binary = process.env.PROMETHEUS_BIN || 'prometheus';
+  const configFile = path.join(dir, `prometheus-${job}.yml`);
+  fs.writeFileSync(configFile, YAML.stringify({
+    global: {scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s'},
+    scrape_configs: [{job_name: job, static_configs: [{targets: [target]}]}],
+  }));
+  let lastError;
+  for (let attempt = 0; attempt < 5; ++attempt) {
+    const port = await freePort();
+    const storage = makeTempDir(`${job}-tsdb`);
+    const child = new Child(binary, [`--config.file=${configFile}`, `--storage.tsdb.path=${storage}`,
+      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs],
+    {name: 'prometheus'});
+    child.storage = storage;
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitFor(async () => {
+        if (!child.running()) throw new Error(`prometheus exited: ${child.tail(10)}`);
+        return (await httpGet(`${url}/-/ready`, {timeoutMs: 2000})).status === 200;
+      }, {timeoutMs: 60000, intervalMs: 200, what: 'Prometheus /-/ready'});
+      return {child, url};
+    } catch (e) {
+      lastError = e;
+      if (child.spawnError) break;
+      await child.stop({signal: 'SIGKILL'}).catch(() => {});
+      removeDir(storage);
+    }
+  }
+  throw new Error(`could not start ${binary}: ${lastError && lastError.message}`);
+}
+
+// An instant PromQL query against the Prometheus at `url`: [{labels, value}].
+async function promQuery(url, expr) {
+  const res = await httpGet(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  if (res.status !== 200) throw new Error(`query ${expr}: HTTP ${res.status} ${res.body}`);
+  const body = JSON.parse(res.body);
+  if (body.status !== 'success') throw new Error(`query ${expr}: ${res.body}`);
+  return body.data.result.map((r) => ({labels: r.metric, value: Number(r.value[1])}));
+}
+
 module.exports = {
+  startPrometheus,
+  promQuery,
   BIN_DIR,
   EXAMPLES_DIR,
   GPUFIT,
