@@ -15,6 +15,7 @@
 #include "gpufit/v1/placement_service.grpc.pb.h"
 #include "metrics/decision_probe.h"
 #include "metrics/grpc_probe.h"
+#include "server/admission.h"
 #include "server/config_store.h"
 
 namespace gpufit::server {
@@ -52,6 +53,10 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
                        metrics::DecisionProbe* decision_probe);
 
+  // Calls past `admission`'s limits get RESOURCE_EXHAUSTED (not owned; null = no limit).
+  // Before serving.
+  void set_admission(Admission* admission) { admission_ = admission; }
+
   grpc::Status Place(grpc::ServerContext* context, const gpufit::v1::PlaceRequest* request,
                      gpufit::v1::PlaceResponse* response) override;
   grpc::Status Predict(grpc::ServerContext* context, const gpufit::v1::PredictRequest* request,
@@ -71,6 +76,7 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   const ConfigStore* store_;
   metrics::GrpcProbe* grpc_probe_;
   metrics::DecisionProbe* decision_probe_;
+  Admission* admission_ = nullptr;
   std::timed_mutex fleet_solver_;  // held for a whole PlanFleet solve
 };
 
