@@ -392,7 +392,9 @@ absl::Status Daemon::StartGrpc() {
     return l;
   };
   grpc_admission_ = std::make_unique<Admission>(
-      "grpc", AdmissionLimits{options_.grpc_max_in_flight, options_.grpc_max_queued, {}},
+      "grpc",
+      AdmissionLimits{options_.grpc_max_in_flight, options_.grpc_max_queued,
+                      std::chrono::milliseconds(options_.grpc_max_queue_wait_ms)},
       listener(metrics::AdmissionServer::kGrpc));
   stream_admission_ =
       std::make_unique<Admission>("grpc-streams", AdmissionLimits{options_.grpc_max_streams, 0, {}},

@@ -73,11 +73,12 @@ struct DaemonOptions {
   int keda_poll_seconds = 5;
   // Overload (server/admission.h): past these, calls get RESOURCE_EXHAUSTED and HTTP POSTs
   // 503 at once instead of everyone slowing down together.
-  int grpc_max_in_flight = 64;  // unary gRPC calls served at once
-  int grpc_max_queued = 128;    // more waiting for a slot (at most until their deadline)
-  int grpc_max_streams = 256;   // KEDA StreamIsActive streams open at once
-  int http_threads = 8;         // HTTP connections served at once
-  int http_max_queued = 64;     // more waiting for a thread
+  int grpc_max_in_flight = 64;        // unary gRPC calls served at once
+  int grpc_max_queued = 128;          // more waiting for a slot (at most until their deadline)
+  int grpc_max_queue_wait_ms = 5000;  // longest a queued call waits (its deadline may cut it)
+  int grpc_max_streams = 256;         // KEDA StreamIsActive streams open at once
+  int http_threads = 8;               // HTTP connections served at once
+  int http_max_queued = 64;           // more waiting for a thread
 };
 
 struct DaemonFlags {
