@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
 
@@ -23,6 +24,7 @@ struct HttpServer::QueueState {
   int pending = 0;      // accepted, not yet picked up by a worker; guarded by mu
   int peak_queued = 0;  // guarded by mu
   std::atomic<long> shed{0};
+  std::atomic<size_t> max_body_bytes{0};  // SetLimits(), for the "too large" message
 
   // Connections no free worker can take: what the bound limits.
   int QueuedLocked() const { return std::max(0, busy + pending - limits.max_in_flight); }
@@ -182,18 +184,33 @@ HttpServer::HttpServer()
   server_->set_keep_alive_timeout(1);
   // Routing misses (any path or method without a route) get a JSON 404. The error handler
   // sees every status >= 400, so leave responses a handler wrote alone.
-  server_->set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [max_body_bytes = &queue_state_->max_body_bytes](const httplib::Request& req,
+                                                       httplib::Response& res) {
         if (res.status == 404 && res.body.empty()) {
           res.set_content(R"({"error":"not found"})", "application/json");
           return httplib::Server::HandlerResponse::Handled;
         }
+        // httplib's own 400s (a broken request line or headers, bad chunk framing, a chunked
+        // body over the limit) come without a body; clients still get a JSON error.
+        if (res.status == 400 && res.body.empty()) {
+          res.set_content(
+              absl::StrCat("{\"error\":\"bad request: malformed HTTP (request line, headers or "
+                           "body framing), or a body over the limit of ",
+                           max_body_bytes->load(), " bytes\"}"),
+              "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        }
         if (res.status == 413) {  // SetLimits(); a bad request like any other to its clients
           res.status = 400;
-          res.set_content(
-              "{\"error\":\"body: too large (form-encoded bodies: 8 KiB; send Content-Type: "
-              "application/json)\"}",
-              "application/json");
+          // httplib caps form-encoded bodies at 8 KiB whatever the limit.
+          const bool form = absl::StartsWith(req.get_header_value("Content-Type"),
+                                             "application/x-www-form-urlencoded");
+          res.set_content(form ? "{\"error\":\"body: too large (form-encoded bodies: 8 KiB; send "
+                                 "Content-Type: application/json)\"}"
+                               : absl::StrCat("{\"error\":\"body: too large (the limit is ",
+                                              max_body_bytes->load(), " bytes)\"}"),
+                          "application/json");
           return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;
@@ -212,6 +229,7 @@ void HttpServer::Post(const std::string& path, HttpHandler handler) {
 
 void HttpServer::SetLimits(size_t max_body_bytes, int read_timeout_seconds) {
   server_->set_payload_max_length(max_body_bytes);
+  queue_state_->max_body_bytes = max_body_bytes;
   server_->set_read_timeout(read_timeout_seconds, 0);
   server_->set_write_timeout(read_timeout_seconds, 0);
 }
