@@ -1,6 +1,11 @@
 // Overload: past its bounds gpufitd sheds (HTTP 503 + Retry-After, gRPC RESOURCE_EXHAUSTED)
 // at once instead of queueing without limit. Every test fills the server deterministically:
 // admitted requests block on a latch the test opens, so no assertion depends on timing.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -202,6 +207,58 @@ TEST(HttpOverloadTest, ShedsPastTheBoundServesTheRestAndRecovers) {
   httplib::Result r = after.Post("/slow", "fast", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+  server.Stop();
+}
+
+// Slow clients that never finish a request hold a worker each only until the read timeout:
+// while they fill the server, POSTs are shed at once and probes are answered, and once they
+// are dropped the server serves again.
+TEST(HttpOverloadTest, SlowClientsAreShedThenDropped) {
+  constexpr int kThreads = 2;
+  constexpr int kQueued = 1;
+  HttpServer server;
+  server.Post("/work", [](const HttpRequest&) {
+    return HttpResponse{200, "application/json", R"({"ok":true})"};
+  });
+  server.Get("/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok"}; });
+  server.SetLimits(1 << 20, /*read_timeout_seconds=*/1);
+  server.SetConcurrency(AdmissionLimits{kThreads, kQueued, {}});
+  absl::StatusOr<int> port = server.Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok()) << port.status();
+  // Half requests on raw connections: headers started, never finished.
+  std::vector<int> slow;
+  for (int i = 0; i < kThreads + kQueued; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(*port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const std::string half = "POST /work HTTP/1.1\r\nHost: x\r\nContent-Le";
+    ASSERT_EQ(send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+    slow.push_back(fd);
+    // One at a time, so that they (and not the requests below) take the slots.
+    ASSERT_TRUE(Eventually([&] {
+      const HttpServer::Load l = server.load();
+      return l.in_flight + l.queued == i + 1;
+    }));
+  }
+  httplib::Client client("127.0.0.1", *port);
+  httplib::Result shed = client.Post("/work", "{}", "application/json");
+  ASSERT_TRUE(shed);
+  EXPECT_EQ(shed->status, 503);
+  httplib::Result probe = client.Get("/healthz");
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(probe->status, 200);
+  // The read timeout drops them (the 60 s limit is only a safety net).
+  ASSERT_TRUE(Eventually([&] {
+    const HttpServer::Load l = server.load();
+    return l.in_flight == 0 && l.queued == 0;
+  }));
+  httplib::Result served = client.Post("/work", "{}", "application/json");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+  for (int fd : slow) close(fd);
   server.Stop();
 }
 
