@@ -29,6 +29,7 @@ namespace v1 = ::gpufit::v1;
 using ::google::protobuf::util::MessageDifferencer;
 using ::gpufit::testing::MetricValue;
 using ::testing::AnyOf;
+using ::testing::DoubleNear;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 using ::testing::StartsWith;
@@ -123,7 +124,8 @@ TEST_F(FleetServiceTest, SevenTenantsEqualsCli) {
   EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_cost_usd_per_hour"), Optional(1.79));
   EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_single_type_cost_usd_per_hour"),
               Optional(best_single));
-  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gap_ratio"), Optional(plan.gap()));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gap_ratio"),
+              Optional(DoubleNear(plan.gap(), 1e-9)));
   EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gpus", {{"accelerator", "a100-80gb"}}),
               Optional(1.0));
   EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_solve_seconds_count"), Optional(1.0));
