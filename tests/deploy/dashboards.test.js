@@ -314,9 +314,13 @@ test('the fleet-plan and KEDA panels show what the calls answered', async () => 
   assert.equal(await one(`gpufit_keda_trigger_target_per_replica{${sel}}`), last.target);
   assert.equal(await one(`gpufit_keda_trigger_active{${sel}}`), 1);
   assert.equal(await one('gpufit_fleet_plan_cost_usd_per_hour{job="gpufit"}'), last.planCost);
-  for (const result of ['optimal', 'infeasible', 'invalid']) {
+  // A plan per round (proven optimal unless a starved CPU ran the solver out of time), and
+  // per round one infeasible fleet and one invalid request.
+  assert.equal(await one('sum(gpufit_fleet_plans_total{job="gpufit", result=~"optimal|feasible"})'), last.rounds);
+  for (const result of ['infeasible', 'invalid']) {
     assert.equal(await one(`gpufit_fleet_plans_total{job="gpufit", result="${result}"}`), last.rounds, result);
   }
+  assert.equal(await one('gpufit_fleet_plans_total{job="gpufit", result="error"}'), 0);
   assert.equal(await one('gpufit_keda_query_errors_total{job="gpufit", reason="bad_query"}'), last.rounds);
   assert.equal(await one('gpufit_keda_requests_total{job="gpufit", method="Recommend", code="OK"}'), last.rounds);
   // Every live-load query is in the histogram, the failed ones too: per round IsActive,
