@@ -39,8 +39,9 @@ absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& q
   // the client sent.
   const bool labelled = probe != nullptr && !target.workload_name.empty();
   if (target.server_address.empty()) {
-    if (labelled)
+    if (labelled) {
       probe->SetTriggerLoad(target.workload_name, target.accelerator, target.configured_load);
+    }
     return target.configured_load;
   }
   metrics::QueryError reason = metrics::QueryError::kBadResponse;
