@@ -17,7 +17,8 @@ Metrics::Metrics(const std::string& build_version)
       workloads_(std::make_unique<WorkloadProbe>(*registry_)),
       config_(std::make_unique<ConfigProbe>(*registry_, build_version)),
       extender_(std::make_unique<ExtenderProbe>(*registry_)),
-      keda_(std::make_unique<KedaProbe>(*registry_)) {}
+      keda_(std::make_unique<KedaProbe>(*registry_)),
+      fleet_(std::make_unique<FleetProbe>(*registry_)) {}
 
 Metrics::~Metrics() = default;
 

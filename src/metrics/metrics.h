@@ -10,6 +10,7 @@
 #include "metrics/config_probe.h"
 #include "metrics/decision_probe.h"
 #include "metrics/extender_probe.h"
+#include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
 #include "metrics/keda_probe.h"
 #include "metrics/workload_probe.h"
@@ -34,6 +35,7 @@ class Metrics {
   ConfigProbe& config() { return *config_; }
   ExtenderProbe& extender() { return *extender_; }
   KedaProbe& keda() { return *keda_; }
+  FleetProbe& fleet() { return *fleet_; }
 
   std::string Serialize() const;
 
@@ -46,6 +48,7 @@ class Metrics {
   std::unique_ptr<ConfigProbe> config_;
   std::unique_ptr<ExtenderProbe> extender_;
   std::unique_ptr<KedaProbe> keda_;
+  std::unique_ptr<FleetProbe> fleet_;
 };
 
 }  // namespace gpufit::metrics
