@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// Writes gpufit's Grafana dashboards (Fleet, Scheduler extender, Service) as JSON into
-// helm/gpufit/files/dashboards/, the canonical copies: the chart's dashboard ConfigMaps embed
-// them and deploy/grafana/*.json link to them. Edit this file, run `node deploy/grafana/generate.js`,
+// Writes gpufit's Grafana dashboards (Fleet, with fleet plans and KEDA autoscaling; Scheduler
+// extender; Service) as JSON into helm/gpufit/files/dashboards/, the canonical copies: the
+// chart's dashboard ConfigMaps embed them and deploy/grafana/*.json link to them. Edit this file, run `node deploy/grafana/generate.js`,
 // and commit both; `--check` exits 1 if the JSON files differ from what this writes
 // (tests/deploy runs it).
 //
@@ -123,7 +123,8 @@ const byWorkload = (metric, extra = '') => `max by (workload${extra}) (${metric}
 
 const fleet = dashboard('gpufit-fleet', 'gpufit / Fleet',
     'What gpufit recommends for the configured workloads (values config.workloads): accelerator, replicas, ' +
-    'predicted $/hour, output tokens/s and tokens/s per $/hour, and why options were rejected.',
+    'predicted $/hour, output tokens/s and tokens/s per $/hour, and why options were rejected; the fleet plans ' +
+    'PlanFleet returned; and autoscaling through KEDA\'s external scaler.',
     [
       row(1, 'Fleet', 0),
       panel(2, 'stat', 'Predicted fleet cost', 'Sum over the selected workloads of the recommended configuration\'s $/hour.',
@@ -164,6 +165,69 @@ const fleet = dashboard('gpufit-fleet', 'gpufit / Fleet',
       panel(15, 'timeseries', 'Infeasible options by reason', 'Options rejected per second: memory (does not fit), slo (misses the latency target), capability (e.g. no NVLink for TP).',
           'cps', [[`sum by (reason) (rate(gpufit_infeasible_options_total{${SEL}}[$__rate_interval]))`, '{{reason}}']],
           {h: 8, w: 12, x: 12, y: 32}, {stack: true, min: 0}),
+      // PlanFleet: each replica's gauges hold the last plan *it* returned (clients may plan
+      // different fleets), hence per instance, not summed.
+      row(16, 'Fleet plans (PlanFleet)', 40),
+      panel(17, 'timeseries', 'Last fleet plan cost vs best single-type fleet', 'Cost of the last plan each replica returned, and of the cheapest fleet using one GPU type only for the same workloads (absent when no single type serves them all). The difference is what mixing GPU types and MIG saves.',
+          'currencyUSD', [
+            [`max by (instance) (gpufit_fleet_plan_cost_usd_per_hour{${SEL}})`, 'plan {{instance}}'],
+            [`max by (instance) (gpufit_fleet_plan_single_type_cost_usd_per_hour{${SEL}})`, 'best single type {{instance}}'],
+          ],
+          {h: 8, w: 12, x: 0, y: 41}, {min: 0, decimals: 2}),
+      panel(18, 'stat', 'Fleet plan saving vs one GPU type', 'Share of the best single-type fleet\'s $/hour the last plan saves (latest replica to plan).',
+          'percentunit', [[`max(1 - gpufit_fleet_plan_cost_usd_per_hour{${SEL}} / gpufit_fleet_plan_single_type_cost_usd_per_hour{${SEL}})`, 'saving']],
+          {h: 8, w: 6, x: 12, y: 41}, {decimals: 1}),
+      panel(19, 'bargauge', 'GPUs in the last fleet plan by type', 'GPUs of each type the last plan buys (MIG parents counted as whole GPUs).',
+          'none', [[`max by (accelerator) (gpufit_fleet_plan_gpus{${SEL}})`, '{{accelerator}}']],
+          {h: 8, w: 6, x: 18, y: 41}, {decimals: 0}),
+      panel(20, 'timeseries', 'Fleet plans by outcome', 'PlanFleet calls per second by outcome: optimal, feasible (time limit hit with a gap left), infeasible (no fleet serves), invalid (bad request), error (solver busy, deadline, internal).',
+          'reqps', [[`sum by (result) (rate(gpufit_fleet_plans_total{${SEL}}[$__rate_interval]))`, '{{result}}']],
+          {h: 8, w: 8, x: 0, y: 49}, {stack: true, min: 0}),
+      panel(21, 'timeseries', 'Fleet plan optimality gap', 'Proven gap of the last plan: (cost - lower bound) / cost. 0 = proven cheapest; above the requested gap means the solver ran out of time.',
+          'percentunit', [[`max by (instance) (gpufit_fleet_plan_gap_ratio{${SEL}})`, '{{instance}}']],
+          {h: 8, w: 8, x: 8, y: 49}, {min: 0, decimals: 2}),
+      panel(22, 'timeseries', 'Fleet solve time', 'p50 / p99 of the solver\'s time per plan; a call is capped at 10 s of solving (then the single-type comparisons).',
+          's', [
+            [`histogram_quantile(0.5, sum by (le) (rate(gpufit_fleet_plan_solve_seconds_bucket{${SEL}}[$__rate_interval])))`, 'p50'],
+            [`histogram_quantile(0.99, sum by (le) (rate(gpufit_fleet_plan_solve_seconds_bucket{${SEL}}[$__rate_interval])))`, 'p99'],
+          ],
+          {h: 8, w: 8, x: 16, y: 49}, {min: 0}),
+      // KEDA's external scaler (triggers of type external on gpufitd) and Recommend.
+      row(23, 'Autoscaling (KEDA)', 57),
+      panel(24, 'timeseries', 'Scaler calls by method and code', 'External-scaler calls from KEDA (IsActive, StreamIsActive, GetMetricSpec, GetMetrics) and AutoscalingService.Recommend per second, by gRPC code. A stream counts once, when it ends.',
+          'reqps', [[`sum by (method, code) (rate(gpufit_keda_requests_total{${SEL}}[$__rate_interval]))`, '{{method}} {{code}}']],
+          {h: 8, w: 12, x: 0, y: 58}, {stack: true, min: 0}),
+      panel(25, 'timeseries', 'Live load vs per-replica target by trigger', 'For triggers on a configured workload: the load the scaler last read (requests in flight) and the per-replica target GetMetricSpec returned. The HPA runs ceil(load / target) replicas.',
+          'none', [
+            [`max by (workload, accelerator) (gpufit_keda_trigger_load{${W}})`, 'load {{workload}} on {{accelerator}}'],
+            [`max by (workload, accelerator) (gpufit_keda_trigger_target_per_replica{${W}})`, 'target per replica {{workload}} on {{accelerator}}'],
+          ],
+          {h: 8, w: 12, x: 12, y: 58}, {min: 0}),
+      panel(26, 'timeseries', 'Replicas the live load needs by trigger', 'ceil(load / per-replica target): the replicas KEDA\'s HPA aims for on each trigger.',
+          'none', [[`ceil(max by (workload, accelerator) (gpufit_keda_trigger_load{${W}}) / max by (workload, accelerator) (gpufit_keda_trigger_target_per_replica{${W}}))`, '{{workload}} on {{accelerator}}']],
+          {h: 8, w: 8, x: 0, y: 66}, {min: 0, decimals: 0}),
+      panel(27, 'timeseries', 'Trigger active (scaled from zero)', 'IsActive / StreamIsActive\'s last answer per trigger: 1 = load above activationThreshold, so KEDA keeps at least one replica.',
+          'bool_on_off', [[`max by (workload, accelerator) (gpufit_keda_trigger_active{${W}})`, '{{workload}} on {{accelerator}}']],
+          {h: 8, w: 8, x: 8, y: 66}, {min: 0, decimals: 0}),
+      panel(28, 'timeseries', 'Recommend: desired vs recommended replicas', 'Desired replicas from the last Recommend call (live load, after the scale-down window) against the replicas placed for the configured traffic.',
+          'none', [
+            [byWorkload('gpufit_workload_desired_replicas'), 'desired {{workload}}'],
+            [`sum by (workload) (${byWorkload('gpufit_workload_recommended_replicas', ', accelerator')})`, 'placed {{workload}}'],
+          ],
+          {h: 8, w: 8, x: 16, y: 66}, {min: 0, decimals: 0}),
+      panel(29, 'timeseries', 'Prometheus query errors by reason', 'Failed live-load queries per second: unreachable, http_status, bad_query, bad_response, bad_result. GpufitKedaQueryFailing fires above 10% of queries.',
+          'cps', [[`sum by (reason) (rate(gpufit_keda_query_errors_total{${SEL}}[$__rate_interval]))`, '{{reason}}']],
+          {h: 8, w: 8, x: 0, y: 74}, {stack: true, min: 0}),
+      panel(30, 'stat', 'Prometheus query error ratio', 'Share of live-load queries to Prometheus that failed. Without an answer KEDA cannot scale the workload.',
+          'percentunit', [[`sum(rate(gpufit_keda_query_errors_total{${SEL}}[$__rate_interval])) / clamp_min(sum(rate(gpufit_keda_query_duration_seconds_count{${SEL}}[$__rate_interval])), 1e-9)`, 'errors']],
+          {h: 8, w: 8, x: 8, y: 74}, {decimals: 1,
+            thresholds: {mode: 'absolute', steps: [{color: 'green', value: null}, {color: 'orange', value: 0.01}, {color: 'red', value: 0.1}]}}),
+      panel(31, 'timeseries', 'Prometheus query latency', 'p50 / p99 of live-load queries (the scaler\'s and Recommend\'s); gpufitd gives up after 5 s and KEDA\'s call deadline is shorter.',
+          's', [
+            [`histogram_quantile(0.5, sum by (le) (rate(gpufit_keda_query_duration_seconds_bucket{${SEL}}[$__rate_interval])))`, 'p50'],
+            [`histogram_quantile(0.99, sum by (le) (rate(gpufit_keda_query_duration_seconds_bucket{${SEL}}[$__rate_interval])))`, 'p99'],
+          ],
+          {h: 8, w: 8, x: 16, y: 74}, {min: 0}),
     ], [WORKLOAD]);
 
 const EXT = `job="$job", instance=~"$instance"`;

@@ -10,6 +10,7 @@
 #include "metrics/config_probe.h"
 #include "metrics/decision_probe.h"
 #include "metrics/extender_probe.h"
+#include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
 #include "metrics/keda_probe.h"
 #include "metrics/overload_probe.h"
@@ -36,6 +37,7 @@ class Metrics {
   ExtenderProbe& extender() { return *extender_; }
   KedaProbe& keda() { return *keda_; }
   OverloadProbe& overload() { return *overload_; }
+  FleetProbe& fleet() { return *fleet_; }
 
   std::string Serialize() const;
 
@@ -49,6 +51,7 @@ class Metrics {
   std::unique_ptr<ExtenderProbe> extender_;
   std::unique_ptr<KedaProbe> keda_;
   std::unique_ptr<OverloadProbe> overload_;
+  std::unique_ptr<FleetProbe> fleet_;
 };
 
 }  // namespace gpufit::metrics

@@ -1,5 +1,6 @@
 #include "server/autoscaling_service.h"
 
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -70,7 +71,12 @@ absl::StatusOr<v1::RecommendResponse> Recommend(const config::ServiceConfig& con
           absl::StrCat(w->name, ".autoscaling.", std::string(target.status().message())));
     }
     metrics::QueryError reason = metrics::QueryError::kBadResponse;
+    const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<double> load = query(a.prometheus_url, a.query, &reason);
+    if (probe != nullptr) {
+      probe->ObserveQuery(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
     if (!load.ok()) {
       if (probe != nullptr) probe->RecordQueryError(reason);
       const bool query_fault =

@@ -372,8 +372,8 @@ absl::Status Daemon::StartGrpc() {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  service_ =
-      std::make_unique<PlacementServiceImpl>(&store_, &metrics_.grpc(), &metrics_.decisions());
+  service_ = std::make_unique<PlacementServiceImpl>(&store_, &metrics_.grpc(),
+                                                    &metrics_.decisions(), &metrics_.fleet());
   KedaScalerOptions keda_options;
   keda_options.poll_interval = std::chrono::seconds(options_.keda_poll_seconds);
   keda_ = std::make_unique<KedaScaler>(&store_, &metrics_.keda(), keda_options);

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -33,9 +35,22 @@ int64_t CeilToInt64(double value) {
 
 absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& query,
                                 metrics::KedaProbe* probe) {
-  if (target.server_address.empty()) return target.configured_load;
+  // Per-trigger series only for configured workloads: an inline trigger's name is whatever
+  // the client sent.
+  const bool labelled = probe != nullptr && !target.workload_name.empty();
+  if (target.server_address.empty()) {
+    if (labelled) {
+      probe->SetTriggerLoad(target.workload_name, target.accelerator, target.configured_load);
+    }
+    return target.configured_load;
+  }
   metrics::QueryError reason = metrics::QueryError::kBadResponse;
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<double> load = query(target.server_address, target.query, &reason);
+  if (probe != nullptr) {
+    probe->ObserveQuery(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   if (!load.ok()) {
     if (probe != nullptr) probe->RecordQueryError(reason);
     const bool query_fault =
@@ -44,7 +59,9 @@ absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& q
                         absl::StrCat("scalerMetadata.", query_fault ? "query" : "serverAddress",
                                      ": ", std::string(load.status().message())));
   }
-  return std::max(0.0, *load);
+  const double live = std::max(0.0, *load);
+  if (labelled) probe->SetTriggerLoad(target.workload_name, target.accelerator, live);
+  return live;
 }
 
 KedaScaler::KedaScaler(const ConfigStore* store, metrics::KedaProbe* probe,
@@ -90,6 +107,12 @@ absl::StatusOr<ScalerTarget> KedaScaler::Target(
     const externalscaler::ScaledObjectRef& ref,
     std::shared_ptr<const config::ServiceConfig>* config) const {
   *config = store_->Snapshot();
+  // A reload may have removed workloads: drop their trigger series (once per config).
+  if (last_config_.exchange(config->get()) != config->get()) {
+    std::set<std::string> names;
+    for (const core::Workload& w : (*config)->workloads) names.insert(w.name);
+    probe_->RetainTriggerWorkloads(names);
+  }
   return ParseScalerMetadata(Metadata(ref), **config);
 }
 
@@ -97,7 +120,11 @@ absl::StatusOr<bool> KedaScaler::Active(const externalscaler::ScaledObjectRef& r
   std::shared_ptr<const config::ServiceConfig> config;
   GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(ref, &config));
   GPUFIT_ASSIGN_OR_RETURN(const double load, ReadLoad(target, query_, probe_));
-  return load > target.activation_threshold;
+  const bool active = load > target.activation_threshold;
+  if (!target.workload_name.empty()) {
+    probe_->SetTriggerActive(target.workload_name, target.accelerator, active);
+  }
+  return active;
 }
 
 grpc::Status KedaScaler::IsActive(grpc::ServerContext* context,
@@ -171,6 +198,9 @@ grpc::Status KedaScaler::GetMetricSpec(grpc::ServerContext* context,
     // take part of one), at least 1 so that the HPA never divides by zero.
     spec->set_targetsize(std::max<int64_t>(1, static_cast<int64_t>(std::floor(*per_replica))));
     spec->set_targetsizefloat(std::max(1.0, *per_replica));
+    if (!target.workload_name.empty()) {
+      probe_->SetTriggerTarget(target.workload_name, target.accelerator, spec->targetsizefloat());
+    }
     return absl::OkStatus();
   });
 }

@@ -16,6 +16,7 @@
 #ifndef GPUFIT_SERVER_KEDA_SCALER_H_
 #define GPUFIT_SERVER_KEDA_SCALER_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -94,6 +95,8 @@ class KedaScaler final : public externalscaler::ExternalScaler::Service {
   LoadQueryFn query_;
   Admission* admission_ = nullptr;
   Admission* stream_admission_ = nullptr;
+  // The config the trigger series were last pruned for (compared, never dereferenced).
+  mutable std::atomic<const config::ServiceConfig*> last_config_{nullptr};
 
   std::mutex mu_;
   std::condition_variable shutdown_cv_;

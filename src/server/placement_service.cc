@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -34,6 +36,44 @@ absl::StatusOr<core::ResolvedWorkload> Resolve(const v1::Workload& proto,
 
 bool DeadlinePassed(const grpc::ServerContext& context) {
   return context.IsCancelled() || context.deadline() <= std::chrono::system_clock::now();
+}
+
+// Counts one PlanFleet answer: the plan's figures when there is one, else why there is none.
+void RecordFleetPlan(const grpc::Status& status, const v1::PlanFleetResponse& response,
+                     metrics::FleetProbe* probe) {
+  if (probe == nullptr) return;
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      probe->RecordFailure(metrics::FleetPlanResult::kInfeasible);
+      return;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+      probe->RecordFailure(metrics::FleetPlanResult::kInvalid);
+      return;
+    default:
+      probe->RecordFailure(metrics::FleetPlanResult::kError);
+      return;
+  }
+  const v1::FleetPlan& plan = response.plan();
+  metrics::FleetPlanSummary summary;
+  summary.cost_usd_per_hour = plan.cost_usd_per_hour();
+  summary.best_single_type_cost_usd_per_hour = std::numeric_limits<double>::quiet_NaN();
+  for (const v1::SingleTypeFleet& single : plan.single_type_fleets()) {
+    if (!single.feasible()) continue;
+    if (std::isnan(summary.best_single_type_cost_usd_per_hour) ||
+        single.cost_usd_per_hour() < summary.best_single_type_cost_usd_per_hour) {
+      summary.best_single_type_cost_usd_per_hour = single.cost_usd_per_hour();
+    }
+  }
+  summary.gap_ratio = plan.gap();
+  summary.solve_seconds = static_cast<double>(plan.solve_time().seconds()) +
+                          static_cast<double>(plan.solve_time().nanos()) * 1e-9;
+  for (const v1::FleetGpuPlan& gpu : plan.gpus()) {
+    summary.gpus.emplace_back(gpu.accelerator(), gpu.count());
+  }
+  probe->RecordPlan(plan.optimal(), summary);
 }
 
 }  // namespace
@@ -109,8 +149,12 @@ absl::StatusOr<v1::PlanFleetResponse> PlanFleet(const config::ServiceConfig& con
 }
 
 PlacementServiceImpl::PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
-                                           metrics::DecisionProbe* decision_probe)
-    : store_(store), grpc_probe_(grpc_probe), decision_probe_(decision_probe) {}
+                                           metrics::DecisionProbe* decision_probe,
+                                           metrics::FleetProbe* fleet_probe)
+    : store_(store),
+      grpc_probe_(grpc_probe),
+      decision_probe_(decision_probe),
+      fleet_probe_(fleet_probe) {}
 
 template <typename Fn>
 grpc::Status PlacementServiceImpl::Run(metrics::GrpcMethod method, grpc::ServerContext* context,
@@ -177,6 +221,14 @@ grpc::Status PlacementServiceImpl::GetCatalog(grpc::ServerContext* context,
 grpc::Status PlacementServiceImpl::PlanFleet(grpc::ServerContext* context,
                                              const v1::PlanFleetRequest* request,
                                              v1::PlanFleetResponse* response) {
+  const grpc::Status status = SolveFleet(context, request, response);
+  RecordFleetPlan(status, *response, fleet_probe_);
+  return status;
+}
+
+grpc::Status PlacementServiceImpl::SolveFleet(grpc::ServerContext* context,
+                                              const v1::PlanFleetRequest* request,
+                                              v1::PlanFleetResponse* response) {
   return Run(metrics::GrpcMethod::kPlanFleet, context, [&](const config::ServiceConfig& config) {
     // Seconds until the call's deadline; a call without one (gRPC's infinite future) gets the
     // caps. Computed in double seconds: the infinite deadline overflows duration arithmetic.

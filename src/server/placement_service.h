@@ -14,6 +14,7 @@
 #include "core/decision.h"
 #include "gpufit/v1/placement_service.grpc.pb.h"
 #include "metrics/decision_probe.h"
+#include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
 #include "server/admission.h"
 #include "server/config_store.h"
@@ -49,9 +50,10 @@ absl::StatusOr<gpufit::v1::PlanFleetResponse> PlanFleet(const config::ServiceCon
 
 class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service {
  public:
-  // Not owned; must outlive the service.
+  // Not owned; must outlive the service. `fleet_probe` may be null (no fleet metrics).
   PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
-                       metrics::DecisionProbe* decision_probe);
+                       metrics::DecisionProbe* decision_probe,
+                       metrics::FleetProbe* fleet_probe = nullptr);
 
   // Calls past `admission`'s limits get RESOURCE_EXHAUSTED (not owned; null = no limit).
   // Before serving.
@@ -72,11 +74,15 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
  private:
   template <typename Fn>
   grpc::Status Run(metrics::GrpcMethod method, grpc::ServerContext* context, Fn fn);
+  // PlanFleet without the fleet metrics.
+  grpc::Status SolveFleet(grpc::ServerContext* context, const gpufit::v1::PlanFleetRequest* request,
+                          gpufit::v1::PlanFleetResponse* response);
 
   const ConfigStore* store_;
   metrics::GrpcProbe* grpc_probe_;
   metrics::DecisionProbe* decision_probe_;
   Admission* admission_ = nullptr;
+  metrics::FleetProbe* fleet_probe_;
   std::timed_mutex fleet_solver_;  // held for a whole PlanFleet solve
 };
 

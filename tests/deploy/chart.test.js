@@ -311,10 +311,10 @@ test('the PrometheusRule as rendered passes promtool check rules', () => {
     const f = path.join(dir, 'rules.yaml');
     fs.writeFileSync(f, d.YAML.stringify(rule.spec));
     const r = d.run(d.PROMTOOL, ['check', 'rules', f]);
-    assert.match(r.stdout, /SUCCESS: 5 rules found/);
+    assert.match(r.stdout, /SUCCESS: 6 rules found/);
     const names = rule.spec.groups.flatMap((g) => g.rules.map((x) => x.alert)).sort();
     assert.deepEqual(names, ['GpufitConfigReloadFailing', 'GpufitDown', 'GpufitExtenderLatencyNearTimeout',
-      'GpufitFleetCostJump', 'GpufitHighErrorRatio']);
+      'GpufitFleetCostJump', 'GpufitHighErrorRatio', 'GpufitKedaQueryFailing']);
   } finally {
     fs.rmSync(dir, {recursive: true, force: true});
   }

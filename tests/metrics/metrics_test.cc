@@ -1,5 +1,7 @@
 #include "metrics/metrics.h"
 
+#include <cmath>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -164,6 +166,80 @@ TEST(MetricsTest, ConfigInfoFollowsTheVersionInForce) {
               Optional(1.0));
   EXPECT_THAT(MetricValue(text, "gpufit_config_last_reload_success_timestamp_seconds"),
               Optional(200.0));
+}
+
+TEST(MetricsTest, FleetPlansByResultAndTheLastPlan) {
+  Metrics m("0");
+  std::string text = m.Serialize();
+  for (const char* result : {"optimal", "feasible", "infeasible", "invalid", "error"}) {
+    EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", result}}), Optional(0.0))
+        << result;
+  }
+  // No plan yet: no "last plan" (a 0 would read as a free fleet).
+  EXPECT_EQ(MetricValue(text, "gpufit_fleet_plan_cost_usd_per_hour"), std::nullopt);
+
+  m.fleet().RecordFailure(FleetPlanResult::kInvalid);
+  m.fleet().RecordFailure(FleetPlanResult::kInfeasible);
+  m.fleet().RecordPlan(/*optimal=*/false, {12.5, 20, 0.04, 0.7, {{"l4", 3}, {"a100-80gb", 2}}});
+  text = m.Serialize();
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "feasible"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "invalid"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "infeasible"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_cost_usd_per_hour"), Optional(12.5));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_single_type_cost_usd_per_hour"), Optional(20.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gap_ratio"), Optional(0.04));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gpus", {{"accelerator", "l4"}}), Optional(3.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_solve_seconds_bucket", {{"le", "0.5"}}),
+              Optional(0.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_solve_seconds_bucket", {{"le", "1"}}),
+              Optional(1.0));
+
+  // The next plan replaces the last one: its GPU types only; no single type feasible = NaN.
+  m.fleet().RecordPlan(/*optimal=*/true, {4, std::nan(""), 0, 0.02, {{"h100-80gb", 1}}});
+  text = m.Serialize();
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "optimal"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_cost_usd_per_hour"), Optional(4.0));
+  const std::optional<double> single =
+      MetricValue(text, "gpufit_fleet_plan_single_type_cost_usd_per_hour");
+  ASSERT_TRUE(single.has_value());
+  EXPECT_TRUE(std::isnan(*single));
+  EXPECT_EQ(MetricValue(text, "gpufit_fleet_plan_gpus", {{"accelerator", "l4"}}), std::nullopt);
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gpus", {{"accelerator", "h100-80gb"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_solve_seconds_count"), Optional(2.0));
+}
+
+TEST(MetricsTest, KedaTriggerSeriesAndRetention) {
+  Metrics m("0");
+  m.keda().SetTriggerLoad("chat", "l4", 7);
+  m.keda().SetTriggerTarget("chat", "l4", 26.5);
+  m.keda().SetTriggerActive("chat", "l4", true);
+  m.keda().SetTriggerLoad("batch", "a100-80gb", 3);
+  m.keda().ObserveQuery(0.003);
+  std::string text = m.Serialize();
+  EXPECT_THAT(
+      MetricValue(text, "gpufit_keda_trigger_load", {{"workload", "chat"}, {"accelerator", "l4"}}),
+      Optional(7.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_keda_trigger_target_per_replica", {{"workload", "chat"}}),
+              Optional(26.5));
+  EXPECT_THAT(MetricValue(text, "gpufit_keda_trigger_active", {{"workload", "chat"}}),
+              Optional(1.0));
+  // Only what was set exists: batch has a load, no target.
+  EXPECT_EQ(MetricValue(text, "gpufit_keda_trigger_target_per_replica", {{"workload", "batch"}}),
+            std::nullopt);
+  EXPECT_THAT(MetricValue(text, "gpufit_keda_query_duration_seconds_bucket", {{"le", "0.0025"}}),
+              Optional(0.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_keda_query_duration_seconds_bucket", {{"le", "0.005"}}),
+              Optional(1.0));
+  m.keda().RetainTriggerWorkloads({"batch"});
+  text = m.Serialize();
+  EXPECT_THAT(text, Not(HasSubstr("workload=\"chat\"")));
+  EXPECT_THAT(MetricValue(text, "gpufit_keda_trigger_load", {{"workload", "batch"}}),
+              Optional(3.0));
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ namespace v1 = ::gpufit::v1;
 using ::google::protobuf::util::MessageDifferencer;
 using ::gpufit::testing::MetricValue;
 using ::testing::AnyOf;
+using ::testing::DoubleNear;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 using ::testing::StartsWith;
@@ -105,6 +106,29 @@ TEST_F(FleetServiceTest, SevenTenantsEqualsCli) {
   EXPECT_EQ(plan.gpus(0).mig_layouts(0).instances_size(), 7);
   EXPECT_THAT(plan.mig_parted_config(), HasSubstr("  a100-80gb-7x1g.10gb:"));
   ExpectSamePlan(kSevenTenants, response);
+
+  // The fleet metrics show this plan.
+  double best_single = 0;
+  for (const v1::SingleTypeFleet& single : plan.single_type_fleets()) {
+    if (single.feasible() && (best_single == 0 || single.cost_usd_per_hour() < best_single)) {
+      best_single = single.cost_usd_per_hour();
+    }
+  }
+  // One A100 split by MIG is itself a single-type fleet: no saving here.
+  ASSERT_NEAR(best_single, plan.cost_usd_per_hour(), 1e-9);
+  const std::string text = daemon_->metrics().Serialize();
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "optimal"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "feasible"}}),
+              Optional(0.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_cost_usd_per_hour"), Optional(1.79));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_single_type_cost_usd_per_hour"),
+              Optional(best_single));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gap_ratio"),
+              Optional(DoubleNear(plan.gap(), 1e-9)));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_gpus", {{"accelerator", "a100-80gb"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_solve_seconds_count"), Optional(1.0));
 }
 
 TEST_F(FleetServiceTest, MixedFleetWithMeasurementsEqualsCli) {
@@ -172,6 +196,15 @@ TEST_F(FleetServiceTest, ErrorsCarryRequestFieldPaths) {
   EXPECT_THAT(MetricValue(text, "gpufit_grpc_requests_total",
                           {{"method", "PlanFleet"}, {"code", "NOT_FOUND"}}),
               Optional(3.0));
+  // Client mistakes and an impossible fleet, none of them a plan: no last-plan gauges.
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "invalid"}}),
+              Optional(6.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "infeasible"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "optimal"}}),
+              Optional(0.0));
+  EXPECT_EQ(MetricValue(text, "gpufit_fleet_plan_cost_usd_per_hour"), std::nullopt);
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_solve_seconds_count"), Optional(0.0));
 }
 
 TEST_F(FleetServiceTest, MetricSeriesExistBeforeTheFirstCall) {
@@ -236,6 +269,7 @@ TEST_F(FleetServiceTest, BusySolverBoundsTheWait) {
   EXPECT_THAT(MetricValue(text, "gpufit_grpc_requests_total",
                           {{"method", "PlanFleet"}, {"code", "UNAVAILABLE"}}),
               Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "gpufit_fleet_plans_total", {{"result", "error"}}), Optional(1.0));
   // The solver is free again.
   EXPECT_TRUE(PlanFleet(FleetFromFile(kSevenTenants), &response).ok());
 }

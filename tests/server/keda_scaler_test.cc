@@ -311,6 +311,96 @@ TEST_F(KedaScalerTest, QueryErrorsAreClearAndCounted) {
       1);
 }
 
+// What the dashboards plot per trigger: load, per-replica target and active state, for
+// configured workloads only (an inline trigger's model is client input); and every live-load
+// query, failed or not, in the duration histogram (the error ratio's denominator).
+TEST_F(KedaScalerTest, TriggerSeriesForConfiguredWorkloadsAndQueryDurations) {
+  const std::map<std::string, std::string> chat = {{"workload", "chat"}, {"accelerator", "l4"}};
+  auto text = [this] { return metrics_.Serialize(); };
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_load", chat), std::nullopt);
+  {
+    grpc::ClientContext context;
+    es::GetMetricSpecResponse response;
+    ASSERT_TRUE(stub_->GetMetricSpec(&context, Ref(ChatOnL4()), &response).ok());
+    EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_target_per_replica", chat),
+              response.metricspecs(0).targetsizefloat());
+  }
+  load_.Set(7.5);
+  {
+    grpc::ClientContext context;
+    es::GetMetricsRequest request;
+    *request.mutable_scaledobjectref() = Ref(ChatOnL4());
+    es::GetMetricsResponse response;
+    ASSERT_TRUE(stub_->GetMetrics(&context, request, &response).ok());
+  }
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_load", chat), 7.5);
+  for (const auto& [load, active] : {std::pair{1.0, 0.0}, {3.0, 1.0}}) {
+    load_.Set(load);
+    grpc::ClientContext context;
+    es::IsActiveResponse response;
+    ASSERT_TRUE(stub_->IsActive(&context, Ref(ChatOnL4()), &response).ok());
+    EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_active", chat), active) << load;
+    EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_load", chat), load);
+  }
+  // A trigger without a query reports the configured concurrency as its load.
+  {
+    grpc::ClientContext context;
+    es::GetMetricsRequest request;
+    *request.mutable_scaledobjectref() = Ref({{"workload", "batch"}, {"accelerator", "a100-80gb"}});
+    es::GetMetricsResponse response;
+    ASSERT_TRUE(stub_->GetMetrics(&context, request, &response).ok());
+    EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_load",
+                          {{"workload", "batch"}, {"accelerator", "a100-80gb"}}),
+              10);
+  }
+  // Inline: served, no series.
+  auto inline_metadata = ChatOnL4();
+  inline_metadata.erase("workload");
+  inline_metadata["model"] = "llama-3-8b";
+  {
+    grpc::ClientContext context;
+    es::IsActiveResponse response;
+    ASSERT_TRUE(stub_->IsActive(&context, Ref(inline_metadata), &response).ok());
+  }
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_load", {{"workload", "llama-3-8b"}}),
+            std::nullopt);
+  // A failed query is counted as a query too. Queries: GetMetrics, 2 IsActive, inline
+  // IsActive, the failing one (the batch trigger has no query).
+  load_.Fail(absl::UnavailableError("unreachable"), metrics::QueryError::kUnreachable);
+  {
+    grpc::ClientContext context;
+    es::IsActiveResponse response;
+    EXPECT_FALSE(stub_->IsActive(&context, Ref(ChatOnL4()), &response).ok());
+  }
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_query_duration_seconds_count"), 5);
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_query_duration_seconds_bucket", {{"le", "+Inf"}}), 5);
+
+  // A reload without `chat`: its series go at the next scaler call; `batch` stays.
+  absl::StatusOr<config::ServiceConfig> reduced = config::ParseServiceConfig(R"(
+workloads:
+  - name: batch
+    model: llama-3-8b
+    traffic: {concurrency: 10}
+)",
+                                                                             "gpufitd.yaml");
+  ASSERT_TRUE(reduced.ok()) << reduced.status();
+  store_->Swap(std::make_shared<const config::ServiceConfig>(*std::move(reduced)));
+  {
+    grpc::ClientContext context;
+    es::GetMetricSpecResponse response;
+    ASSERT_TRUE(stub_
+                    ->GetMetricSpec(&context, Ref({{"workload", "batch"}, {"accelerator", "l4"}}),
+                                    &response)
+                    .ok());
+  }
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_load", chat), std::nullopt);
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_active", chat), std::nullopt);
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_target_per_replica", chat), std::nullopt);
+  EXPECT_EQ(MetricValue(text(), "gpufit_keda_trigger_load",
+                        {{"workload", "batch"}, {"accelerator", "a100-80gb"}}),
+            10);
+}
+
 TEST_F(KedaScalerTest, RecommendDividesTheLoadAndStabilisesScaleDown) {
   const double target = *PerReplicaTarget(config_->workloads[0], "l4", 1, *config_);
   const auto recommend = [&](double load) {

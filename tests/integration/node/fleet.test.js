@@ -7,6 +7,7 @@ const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const h = require('./lib/harness');
+const {fleetFromYaml} = require('./lib/fleet');
 
 const {grpc} = h;
 
@@ -29,29 +30,6 @@ after(async () => {
   if (daemon) await daemon.stop();
   h.removeDir(dir);
 });
-
-// gpufit.v1.FleetRequest for a fleet YAML file without `measured:` entries (those name files
-// the CLI reads; the RPC takes the numbers).
-function fleetFromYaml(file) {
-  const yaml = h.readYamlFile(file);
-  assert.equal(yaml.measured, undefined, 'fleetFromYaml: measured entries are not converted');
-  const fleet = {name: yaml.name || '', accelerators: yaml.accelerators || [], gpus: yaml.gpus || []};
-  if (yaml.allow_mig !== undefined) fleet.allow_mig = yaml.allow_mig;
-  if (yaml.solver) fleet.solver = yaml.solver;
-  fleet.workloads = yaml.workloads.map((w, i) => {
-    const {buckets, ...workload} = w;
-    const out = {workload: h.yamlToProtoObject(workload, 'gpufit.v1.Workload', `workloads[${i}].`)};
-    if (buckets) {
-      out.bucketed_traffic = {
-        requests_per_second: buckets.requests_per_second,
-        slice_factor: buckets.slice_factor || 0,
-        buckets: buckets.distribution,
-      };
-    }
-    return out;
-  });
-  return fleet;
-}
 
 function withoutSolveTime(plan) {
   const {solve_time: _ignored, ...rest} = plan;

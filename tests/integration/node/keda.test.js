@@ -9,21 +9,18 @@
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
-const protoLoader = require('@grpc/proto-loader');
 const YAML = require('yaml');
 const h = require('./lib/harness');
+const {kedaClients, scaledObjectRef, startLoadExporter, waitForQueryValue} = require('./lib/keda');
 
 const {grpc} = h;
-const SOURCE_DIR = path.resolve(process.env.GPUFIT_SOURCE_DIR || path.join(__dirname, '..', '..', '..'));
 const CHAT = h.example('chat-llama3-8b.yaml');
 const LOAD_METRIC = 'vllm:num_requests_running';
 const LOAD_QUERY = `sum(${LOAD_METRIC}{model_name="llama-3-8b"})`;
 
 let dir;
 let exporter;
-let exporterValue = 0;
 let prometheus;
 let prometheusUrl;
 let daemon;
@@ -32,48 +29,15 @@ let autoscaling;
 
 // --- Peers ---------------------------------------------------------------------------------
 
-// The stand-in for vLLM's /metrics: one gauge whose value the tests set.
-function startExporter() {
-  return new Promise((resolve) => {
-    const server = http.createServer((req, res) => {
-      res.writeHead(200, {'Content-Type': 'text/plain; version=0.0.4'});
-      res.end(`# HELP ${LOAD_METRIC} Requests running.\n# TYPE ${LOAD_METRIC} gauge\n` +
-              `${LOAD_METRIC}{model_name="llama-3-8b"} ${exporterValue}\n`);
-    });
-    server.keepAliveTimeout = 1000;
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-// Our own Prometheus on a free loopback port (it cannot report a port it chose: pick one,
-// retry if another process takes it first), scraping the exporter every second.
+// Our own Prometheus on a free loopback port, scraping the exporter (lib/keda.js) every second.
 async function startPrometheus(target) {
   return h.startPrometheus({dir, job: 'vllm', target: target, extraArgs: ['--query.lookback-delta=5s']});
 }
 
 // Sets the exporter and waits until Prometheus answers the load query with it.
 async function setLoad(value) {
-  exporterValue = value;
-  await h.waitFor(async () => {
-    const res = await h.httpGet(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(LOAD_QUERY)}`);
-    const body = JSON.parse(res.body);
-    return body.status === 'success' && body.data.result.length === 1 &&
-        Number(body.data.result[0].value[1]) === value;
-  }, {timeoutMs: 60000, intervalMs: 250, what: `Prometheus to see load ${value}`});
-}
-
-// --- Clients -------------------------------------------------------------------------------
-
-function loadClients(address) {
-  const definition = protoLoader.loadSync(
-      ['externalscaler/externalscaler.proto', 'gpufit/v1/autoscaling.proto'],
-      {keepCase: true, longs: String, enums: String, defaults: true, arrays: true,
-        includeDirs: [path.join(SOURCE_DIR, 'proto')]});
-  const root = grpc.loadPackageDefinition(definition);
-  return {
-    scaler: new root.externalscaler.ExternalScaler(address, grpc.credentials.createInsecure()),
-    autoscaling: new root.gpufit.v1.AutoscalingService(address, grpc.credentials.createInsecure()),
-  };
+  exporter.value = value;
+  await waitForQueryValue(prometheusUrl, LOAD_QUERY, value);
 }
 
 // The trigger metadata of a ScaledObject for the chat model on `accelerator`.
@@ -90,13 +54,13 @@ function trigger(extra = {}) {
 }
 
 function ref(metadata) {
-  return {name: 'vllm-llama3-8b', namespace: 'serving', scalerMetadata: metadata};
+  return scaledObjectRef(metadata);
 }
 
 before(async () => {
   dir = h.makeTempDir('keda');
-  exporter = await startExporter();
-  const started = await startPrometheus(`127.0.0.1:${exporter.address().port}`);
+  exporter = await startLoadExporter({metric: LOAD_METRIC, labels: {model_name: 'llama-3-8b'}});
+  const started = await startPrometheus(exporter.address);
   prometheus = started.child;
   prometheusUrl = started.url;
   await setLoad(0);
@@ -112,7 +76,7 @@ before(async () => {
     config: configFile,
     args: ['--keda-poll-seconds', '1', '--shutdown-grace-seconds', '30'],
   });
-  ({scaler, autoscaling} = loadClients(daemon.grpcAddress));
+  ({scaler, autoscaling} = kedaClients(daemon.grpcAddress));
 });
 
 after(async () => {
@@ -123,7 +87,7 @@ after(async () => {
     await prometheus.stop().catch(() => {});
     h.removeDir(prometheus.storage);
   }
-  if (exporter) await new Promise((resolve) => exporter.close(resolve));
+  if (exporter) await exporter.close();
   if (dir) h.removeDir(dir);
 });
 
@@ -186,10 +150,10 @@ test('StreamIsActive pushes when the state changes', async () => {
   try {
     await h.waitFor(() => received.length >= 1, {timeoutMs: 30000, what: 'the first push'});
     assert.deepEqual(received, [false]);
-    exporterValue = 4;
+    exporter.value = 4;
     await h.waitFor(() => received.length >= 2, {timeoutMs: 60000, what: 'a push after the load rose'});
     assert.deepEqual(received, [false, true]);
-    exporterValue = 0;
+    exporter.value = 0;
     await h.waitFor(() => received.length >= 3, {timeoutMs: 60000, what: 'a push after the load fell'});
     assert.deepEqual(received, [false, true, false]);
   } finally {
