@@ -22,6 +22,7 @@
 #include "k8s/node_cache.h"
 #include "server/autoscaling_service.h"
 #include "server/extender.h"
+#include "server/grpc_bad_request.h"
 #include "server/keda_scaler.h"
 #include "server/placement_service.h"
 #include "server/reloader.h"
@@ -411,6 +412,11 @@ absl::Status Daemon::StartGrpc() {
   quota.SetMaxThreads(options_.grpc_max_in_flight + options_.grpc_max_queued +
                       options_.grpc_max_streams + 16);
   builder.SetResourceQuota(quota);
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> i;
+    i.push_back(BadRequestInterceptors());
+    builder.experimental().SetInterceptorCreators(std::move(i));
+  }
   // Without this a second gpufitd on the same port would silently share it (SO_REUSEPORT).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);

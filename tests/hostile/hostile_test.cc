@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "cli/cli.h"
 #include "config/fleet_loader.h"
 #include "config/service_config.h"
 #include "config/workload_loader.h"
@@ -971,6 +973,55 @@ TEST_F(HostileTest, PlaceAndPredictBadStrings) {
       });
 }
 
+// proto3 strings must be UTF-8; a client that sends other bytes (protobuf lets a C++ client
+// serialise them, with a logged warning) gets an error, not a crash or a garbled answer.
+TEST_F(HostileTest, GrpcInvalidUtf8) {
+  const std::string bad = "\xff\xfe\xc3\x28";
+  Case(
+      "Place invalid UTF-8 model",
+      [&] {
+        grpc::ClientContext context;
+        v1::PlaceRequest request;
+        *request.mutable_workload() = GoodWorkload();
+        request.mutable_workload()->set_model(bad);
+        v1::PlaceResponse response;
+        grpc::Status s = placement_->Place(&context, request, &response);
+        return WantGrpc(s, {grpc::StatusCode::INVALID_ARGUMENT}, "UTF-8");
+      },
+      GoodPlace);
+  Case(
+      "Predict invalid UTF-8 accelerator",
+      [&] {
+        grpc::ClientContext context;
+        v1::PredictRequest request;
+        *request.mutable_workload() = GoodWorkload();
+        request.set_accelerator(bad);
+        v1::PredictResponse response;
+        grpc::Status s = placement_->Predict(&context, request, &response);
+        return WantGrpc(s, {grpc::StatusCode::INVALID_ARGUMENT}, "UTF-8");
+      },
+      GoodPlace);
+  Case(
+      "GetMetricSpec invalid UTF-8 metadata value",
+      [&] {
+        std::map<std::string, std::string> md = GoodMetadata();
+        md["model"] = bad;
+        return WantGrpc(MetricSpec(md), {grpc::StatusCode::INVALID_ARGUMENT}, "UTF-8");
+      },
+      GoodKeda);
+  Case(
+      "Recommend invalid UTF-8 workload",
+      [&] {
+        grpc::ClientContext context;
+        v1::RecommendRequest request;
+        request.add_workloads(bad);
+        v1::RecommendResponse response;
+        return WantGrpc(autoscaling_->Recommend(&context, request, &response),
+                        {grpc::StatusCode::INVALID_ARGUMENT}, "UTF-8");
+      },
+      [] { return std::string(); });
+}
+
 TEST_F(HostileTest, PlanFleetBadInput) {
   const double kNaN = std::numeric_limits<double>::quiet_NaN();
   const std::vector<std::tuple<std::string, std::function<void(v1::FleetRequest&)>, std::string>>
@@ -1227,26 +1278,79 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
       {"workloads not a list", "workloads: 7\n", "workloads"},
       {"tab indentation", "workloads:\n\t- name: chat\n", "cfg.yaml"},
   };
+  // Through gpufitd itself: --config FILE, then each hostile text written over it and
+  // reloaded (SIGHUP's path). The reload fails with the reason logged, the config in force
+  // stays, and the next good file is taken.
+  const std::string dir = ::testing::TempDir() + "/hostile-" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0700);
+  const std::string cfg = dir + "/cfg.yaml";
+  int generation = 0;
+  const auto write = [](const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    std::ofstream(tmp, std::ios::binary) << text;
+    std::rename(tmp.c_str(), path.c_str());
+  };
+  const auto good_config = [&] {
+    return "version: good-" + std::to_string(++generation) +
+           "\nworkloads:\n  - {name: chat, model: llama-3-8b, traffic: {concurrency: 1}}\n";
+  };
+  write(cfg, good_config());
+  std::ostringstream log;
+  Logger logger(&log, LogLevel::kWarn);
+  DaemonOptions options;
+  options.grpc_address = "127.0.0.1:0";
+  options.http_address = "127.0.0.1:0";
+  options.config_path = cfg;
+  options.reload_poll_seconds = 0;  // SIGHUP (Reload()) only
+  Daemon daemon(options, &logger);
+  ASSERT_TRUE(daemon.Start().ok());
   for (const auto& [name, text, field] : configs) {
     Case(
-        "config " + name,
+        "config reload: " + name,
         [&] {
-          absl::StatusOr<config::ServiceConfig> c = config::ParseServiceConfig(text, "cfg.yaml");
-          if (c.ok()) return std::string("accepted");
-          return absl::StrContains(Lower(std::string(c.status().message())), Lower(field))
+          const std::string before = daemon.store().Snapshot()->version;
+          log.str("");
+          write(cfg, text);
+          if (daemon.Reload()) return std::string("accepted");
+          if (daemon.store().Snapshot()->version != before) return std::string("config changed");
+          const std::string logged = log.str();
+          if (logged.find("config reload failed") == std::string::npos) {
+            return "no 'config reload failed' log line: " + logged;
+          }
+          return Lower(logged).find(Lower(field)) != std::string::npos
                      ? ""
-                     : "does not name '" + field + "': " + std::string(c.status().message());
+                     : "the logged error does not name '" + field + "': " + logged;
         },
-        [] {
-          return config::ParseServiceConfig(
-                     "workloads:\n  - {name: chat, model: llama-3-8b, traffic: {concurrency: "
-                     "1}}\n",
-                     "cfg.yaml")
-                         .ok()
-                     ? ""
-                     : "good config refused";
+        [&] {
+          write(cfg, good_config());
+          return daemon.Reload() ? "" : "good config refused: " + log.str();
         });
   }
+  daemon.Shutdown();
+
+  // Workload and fleet files through the gpufit CLI (`gpufit plan`, `gpufit fleet`): exit
+  // code 2 ("fix your input") and one error line naming the field.
+  const auto cli = [&](const std::string& command, const std::string& path, const std::string& text,
+                       const std::string& field) -> std::string {
+    write(path, text);
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = cli::RunCli({command, path}, out, err);
+    if (code != cli::kExitBadInput) {
+      return "exit code " + std::to_string(code) + ", want 2; " + err.str().substr(0, 300);
+    }
+    return Lower(err.str()).find(Lower(field)) != std::string::npos
+               ? ""
+               : "the error does not name '" + field + "': " + err.str().substr(0, 300);
+  };
+  const auto cli_ok = [&](const std::string& command, const std::string& path,
+                          const std::string& text) -> std::string {
+    write(path, text);
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = cli::RunCli({command, path}, out, err);
+    return code == cli::kExitOk ? "" : "good " + command + " failed: " + err.str();
+  };
   const std::vector<std::tuple<std::string, std::string, std::string>> workloads = {
       {"truncated", "name: chat\nmodel: llama-3-8b\ntraffic: {concurrency", "w.yaml"},
       {"10k-deep", "name: " + deep, "w.yaml"},
@@ -1259,18 +1363,10 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
   };
   for (const auto& [name, text, field] : workloads) {
     Case(
-        "workload YAML " + name,
+        "gpufit plan: " + name, [&] { return cli("plan", dir + "/w.yaml", text, field); },
         [&] {
-          absl::StatusOr<core::Workload> w = config::ParseWorkloadYaml(text, "w.yaml");
-          if (w.ok()) return std::string("accepted");
-          return absl::StrContains(Lower(std::string(w.status().message())), Lower(field))
-                     ? ""
-                     : "does not name '" + field + "': " + std::string(w.status().message());
-        },
-        [] {
-          return config::ParseWorkloadYaml("name: chat\nmodel: llama-3-8b\n", "w.yaml").ok()
-                     ? ""
-                     : "good workload refused";
+          return cli_ok("plan", dir + "/w.yaml",
+                        "name: chat\nmodel: llama-3-8b\ntraffic: {concurrency: 4}\n");
         });
   }
   const std::vector<std::tuple<std::string, std::string, std::string>> fleets = {
@@ -1286,24 +1382,15 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
   };
   for (const auto& [name, text, field] : fleets) {
     Case(
-        "fleet YAML " + name,
+        "gpufit fleet: " + name, [&] { return cli("fleet", dir + "/f.yaml", text, field); },
         [&] {
-          absl::StatusOr<core::FleetRequest> f = config::ParseFleetYaml(text, "f.yaml", ".");
-          if (f.ok()) return std::string("accepted");
-          return absl::StrContains(Lower(std::string(f.status().message())), Lower(field))
-                     ? ""
-                     : "does not name '" + field + "': " + std::string(f.status().message());
-        },
-        [] {
-          return config::ParseFleetYaml(
-                     "workloads:\n  - {name: chat, model: llama-3-8b, traffic: {concurrency: "
-                     "1}}\n",
-                     "f.yaml", ".")
-                         .ok()
-                     ? ""
-                     : "good fleet refused";
+          return cli_ok("fleet", dir + "/f.yaml",
+                        "workloads:\n  - {name: chat, model: llama-3-8b, traffic: {concurrency: "
+                        "4}}\nsolver: {time_limit_seconds: 1}\n");
         });
   }
+  for (const char* f : {"cfg.yaml", "w.yaml", "f.yaml"}) std::remove((dir + "/" + f).c_str());
+  rmdir(dir.c_str());
 }
 
 TEST_F(HostileTest, NodeWatchStream) {
