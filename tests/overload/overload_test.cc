@@ -262,6 +262,51 @@ TEST(HttpOverloadTest, SlowClientsAreShedThenDropped) {
   server.Stop();
 }
 
+// gpufitd's own wiring: --http-threads / --http-max-queued bound the extender port, the
+// shed request is counted, and GETs (probes, scrapes) are answered while it sheds.
+TEST(HttpOverloadTest, DaemonShedsExtenderCallsAndCountsThem) {
+  std::ostringstream log;
+  Logger logger(&log, LogLevel::kWarn);
+  DaemonOptions options;
+  options.grpc_address = "127.0.0.1:0";
+  options.http_address = "127.0.0.1:0";
+  options.http_threads = 1;
+  options.http_max_queued = 0;
+  options.http_timeout_seconds = 1;
+  Daemon daemon(options, &logger);
+  ASSERT_TRUE(daemon.Start().ok());
+  // A client that sends half a request holds the only worker until the read timeout.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(daemon.http_port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string half = "POST /filter HTTP/1.1\r\nHost: x\r\nContent-Le";
+  ASSERT_EQ(send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+  ASSERT_TRUE(Eventually([&] { return daemon.http_load().in_flight == 1; }));
+  httplib::Client client("127.0.0.1", daemon.http_port());
+  httplib::Result shed = client.Post("/filter", R"({"NodeNames":["a"]})", "application/json");
+  ASSERT_TRUE(shed);
+  EXPECT_EQ(shed->status, 503);
+  EXPECT_EQ(shed->get_header_value("Retry-After"), "1");
+  httplib::Result metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(MetricValue(metrics->body, "gpufit_requests_shed_total",
+                          {{"server", "http"}, {"reason", "queue_full"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(metrics->body, "gpufit_requests_in_flight", {{"server", "http"}}),
+              Optional(1.0));
+  // Dropped after the read timeout; then the extender answers again.
+  ASSERT_TRUE(Eventually([&] { return daemon.http_load().in_flight == 0; }));
+  httplib::Result served = client.Post("/filter", R"({"NodeNames":["a"]})", "application/json");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+  close(fd);
+  daemon.Shutdown();
+}
+
 // The whole daemon over gRPC: admitted calls are held on the admission's test hook.
 TEST(GrpcOverloadTest, ShedsPastTheBoundServesTheRestAndRecovers) {
   constexpr int kInFlight = 2;
