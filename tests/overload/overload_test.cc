@@ -72,6 +72,33 @@ bool Eventually(Pred pred) {
   return true;
 }
 
+TEST(OverloadFlagsTest, LimitsParseWithDefaultsAndBounds) {
+  absl::StatusOr<DaemonFlags> defaults = ParseDaemonFlags({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.grpc_max_in_flight, 64);
+  EXPECT_EQ(defaults->options.grpc_max_queued, 128);
+  EXPECT_EQ(defaults->options.grpc_max_streams, 256);
+  EXPECT_EQ(defaults->options.http_threads, 8);
+  EXPECT_EQ(defaults->options.http_max_queued, 64);
+  absl::StatusOr<DaemonFlags> f =
+      ParseDaemonFlags({"--grpc-max-in-flight=3", "--grpc-max-queued", "0", "--grpc-max-streams=7",
+                        "--http-threads", "2", "--http-max-queued=0"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->options.grpc_max_in_flight, 3);
+  EXPECT_EQ(f->options.grpc_max_queued, 0);
+  EXPECT_EQ(f->options.grpc_max_streams, 7);
+  EXPECT_EQ(f->options.http_threads, 2);
+  EXPECT_EQ(f->options.http_max_queued, 0);
+  for (const char* bad : {"--grpc-max-in-flight=0", "--grpc-max-queued=-1", "--grpc-max-streams=0",
+                          "--http-threads=0", "--http-max-queued=x"}) {
+    absl::StatusOr<DaemonFlags> r = ParseDaemonFlags({bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    const std::string flag = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(flag + ": must be an integer >="))
+        << bad;
+  }
+}
+
 TEST(AdmissionTest, AdmitsQueuesThenSheds) {
   std::atomic<int> shed_full{0};
   std::atomic<int> shed_timeout{0};
