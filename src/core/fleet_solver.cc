@@ -385,100 +385,196 @@ struct Mip {
   }
 };
 
-std::mutex& CbcMutex() {
-  static std::mutex* m = new std::mutex;
-  return *m;
+// The MIP and where its variables are. Two kinds share one builder:
+//  - exact: the model of fleet_solver.h (integer slices, replicas per (demand, resource),
+//    GPUs per MIG pattern);
+//  - relaxed (the bound): slices continuous, and on a GPU type with MIG profiles the whole
+//    family (whole GPUs of any TP degree and every MIG profile) is pooled into one integer
+//    count of physical GPUs through its compute slices: a replica of profile p uses
+//    compute_slices(p) of the 7, a whole-GPU replica all 7 per GPU, and no layout uses more
+//    than 7. Every exact plan is feasible here at the same cost, so its optimum (and CBC's
+//    bound on it) is a lower bound for the exact problem. It has one integer per GPU family
+//    instead of a branch per near-identical slice, replica and pattern, which is where the
+//    exact model's search goes (a k/7 slice at k/7 of the price and throughput ties with
+//    every other way of buying the same capacity).
+struct Model {
+  Mip m;
+  std::vector<std::vector<int>> z, n;
+  std::vector<std::vector<std::vector<int>>> x;
+  std::vector<std::vector<int>> y;
+  std::vector<int> bought;
+  int objective_row = -1;  // exact: Σ price x bought >= a proven bound (set later)
+};
+
+bool HasMig(const FleetGpuType& t) { return !t.mig_profiles.empty(); }
+
+// Compute slices (of 7) one replica of `choice` occupies on a GPU with MIG profiles.
+int ComputeSlices(const FleetProblem& pr, const FleetChoice& choice) {
+  const FleetResource& res = pr.resources[choice.resource];
+  if (res.profile < 0) return kComputeSlices * choice.gpus_per_replica;
+  return pr.gpu_types[res.gpu_type].mig_profiles[res.profile].compute_slices;
 }
 
-}  // namespace
-
-FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  FleetSolution heuristic = SolveFleetHeuristic(pr);
-  if (!options.exact) return heuristic;
+Model BuildModel(const FleetProblem& pr, bool relaxed) {
   const double inf = std::numeric_limits<double>::infinity();
   const size_t nd = pr.demands.size();
   const size_t nt = pr.gpu_types.size();
-  Mip m;
-  // Per type: row for "count - bought <= owned" and "count <= max"; per (type, profile): supply.
-  std::vector<int> cost_row(nt), limit_row(nt, -1);
+  Model model;
+  Mip& m = model.m;
+  // Per type: "count - bought <= owned", "count <= max"; exact: MIG supply per profile;
+  // relaxed: pooled units (below) used <= units bought.
+  std::vector<int> cost_row(nt), limit_row(nt, -1), pool_row(nt, -1);
+  std::vector<double> pool_weight(nt, 0);  // units per whole GPU of the type
   std::vector<std::vector<int>> supply_row(nt);
+  std::vector<std::pair<int, double>> pools;  // relaxed price pools: (row, $ per unit)
   for (size_t t = 0; t < nt; ++t) {
     const FleetGpuType& type = pr.gpu_types[t];
     cost_row[t] = m.AddRow(-inf, type.owned);
     if (type.max_count >= 0) limit_row[t] = m.AddRow(-inf, type.max_count);
+    if (relaxed && HasMig(type)) {
+      pool_row[t] = m.AddRow(-inf, 0);  // compute slices
+      pool_weight[t] = kComputeSlices;
+      continue;
+    }
     for (size_t p = 0; p < type.mig_profiles.size(); ++p)
       supply_row[t].push_back(m.AddRow(-inf, 0));
   }
-  auto add_usage = [&](int col, int resource, double per_unit) {
-    const FleetResource& res = pr.resources[resource];
-    if (res.profile < 0) {
-      m.Set(cost_row[res.gpu_type], col, per_unit);
-      if (limit_row[res.gpu_type] >= 0) m.Set(limit_row[res.gpu_type], col, per_unit);
+  if (relaxed) {
+    // Types bought one at a time whose prices are whole multiples of a cheaper one (MIG slices
+    // sold as types: k/7 of an A100 at k/7 of its price) pool too: a replica of weight w
+    // costs at least w x the unit price, and the units bought are a whole number.
+    std::vector<size_t> order(nt);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return pr.gpu_types[a].price_usd_per_hour < pr.gpu_types[b].price_usd_per_hour;
+    });
+    auto poolable = [&](const FleetGpuType& t) {
+      return !HasMig(t) && t.owned == 0 && t.max_count < 0 && t.price_usd_per_hour > 0;
+    };
+    for (size_t i = 0; i < order.size(); ++i) {
+      const FleetGpuType& base = pr.gpu_types[order[i]];
+      if (pool_row[order[i]] >= 0 || !poolable(base)) continue;
+      std::vector<std::pair<size_t, int>> members = {{order[i], 1}};
+      double unit = base.price_usd_per_hour;
+      for (size_t j = i + 1; j < order.size(); ++j) {
+        const FleetGpuType& other = pr.gpu_types[order[j]];
+        if (pool_row[order[j]] >= 0 || !poolable(other)) continue;
+        const double ratio = other.price_usd_per_hour / base.price_usd_per_hour;
+        const double k = std::round(ratio);
+        if (k < 1 || k > 16 || std::abs(ratio - k) > 1e-3 * ratio) continue;
+        members.emplace_back(order[j], static_cast<int>(k));
+        unit = std::min(unit, other.price_usd_per_hour / k);
+      }
+      if (members.size() < 2) continue;
+      const int row = m.AddRow(-inf, 0);
+      for (const auto& [t, w] : members) {
+        pool_row[t] = row;
+        pool_weight[t] = w;
+      }
+      pools.emplace_back(row, unit);
+    }
+  }
+  // Usage of `replicas` replicas of `choice` by column `col`.
+  auto add_usage = [&](int col, const FleetChoice& choice, double replicas) {
+    const FleetResource& res = pr.resources[choice.resource];
+    const int t = res.gpu_type;
+    if (pool_row[t] >= 0) {
+      const double units =
+          res.profile < 0 ? pool_weight[t] * choice.gpus_per_replica : ComputeSlices(pr, choice);
+      m.Set(pool_row[t], col, replicas * units);
+    } else if (res.profile < 0) {
+      m.Set(cost_row[t], col, replicas * choice.gpus_per_replica);
+      if (limit_row[t] >= 0) m.Set(limit_row[t], col, replicas * choice.gpus_per_replica);
     } else {
-      m.Set(supply_row[res.gpu_type][res.profile], col, per_unit);
+      m.Set(supply_row[t][res.profile], col, replicas);
     }
   };
-  std::vector<std::vector<int>> z(nd), n(nd);
-  std::vector<std::vector<std::vector<int>>> x(nd);
+  model.z.resize(nd);
+  model.n.resize(nd);
+  model.x.resize(nd);
   for (size_t d = 0; d < nd; ++d) {
     const FleetDemand& dem = pr.demands[d];
     if (!dem.bucketed()) {
       const int row = m.AddRow(1, 1);
       for (size_t c = 0; c < dem.choices.size(); ++c) {
         const int col = m.AddCol(0, 1, 0, true, absl::StrCat("z_", d, "_", c));
-        z[d].push_back(col);
+        model.z[d].push_back(col);
         m.Set(row, col, 1);
-        add_usage(col, dem.choices[c].resource,
-                  double(dem.choices[c].replicas) * dem.choices[c].gpus_per_replica);
+        add_usage(col, dem.choices[c], dem.choices[c].replicas);
       }
       continue;
     }
     const size_t nr = dem.bucket_choices.size();
-    std::vector<int> load_row(nr);
+    std::vector<int> load_row(nr, -1);
+    model.n[d].assign(nr, -1);
     for (size_t r = 0; r < nr; ++r) {
+      const FleetChoice& choice = dem.bucket_choices[r];
+      if (pool_row[pr.resources[choice.resource].gpu_type] >= 0) continue;  // pooled
       load_row[r] = m.AddRow(-inf, 0);
       const int col = m.AddCol(0, inf, 0, true, absl::StrCat("n_", d, "_", r));
-      n[d].push_back(col);
+      model.n[d][r] = col;
       m.Set(load_row[r], col, -1);
-      add_usage(col, dem.bucket_choices[r].resource, dem.bucket_choices[r].gpus_per_replica);
+      add_usage(col, choice, 1);
     }
-    x[d].assign(dem.buckets.size(), std::vector<int>(nr, -1));
+    model.x[d].assign(dem.buckets.size(), std::vector<int>(nr, -1));
     for (size_t b = 0; b < dem.buckets.size(); ++b) {
       const int row = m.AddRow(dem.slice_factor, dem.slice_factor);
       for (size_t r = 0; r < nr; ++r) {
         if (dem.buckets[b].capacity[r] <= 0) continue;
         const int col =
-            m.AddCol(0, dem.slice_factor, 0, true, absl::StrCat("x_", d, "_", b, "_", r));
-        x[d][b][r] = col;
+            m.AddCol(0, dem.slice_factor, 0, !relaxed, absl::StrCat("x_", d, "_", b, "_", r));
+        model.x[d][b][r] = col;
         m.Set(row, col, 1);
-        m.Set(load_row[r], col, Load(dem, b, r));
+        if (load_row[r] >= 0) {
+          m.Set(load_row[r], col, Load(dem, b, r));
+        } else {
+          add_usage(col, dem.bucket_choices[r], Load(dem, b, r));
+        }
       }
     }
   }
-  std::vector<std::vector<int>> y(nt);
-  std::vector<int> bought(nt);
+  model.y.resize(nt);
+  model.bought.resize(nt);
   for (size_t t = 0; t < nt; ++t) {
     const FleetGpuType& type = pr.gpu_types[t];
-    for (size_t k = 0; k < type.patterns.size(); ++k) {
-      const int col = m.AddCol(0, inf, 0, true, absl::StrCat("y_", t, "_", k));
-      y[t].push_back(col);
+    if (relaxed && HasMig(type)) {
+      const int col = m.AddCol(0, inf, 0, true, absl::StrCat("g_", t));
+      m.Set(pool_row[t], col, -kComputeSlices);
       m.Set(cost_row[t], col, 1);
       if (limit_row[t] >= 0) m.Set(limit_row[t], col, 1);
-      for (size_t p = 0; p < type.mig_profiles.size(); ++p) {
-        if (type.patterns[k].counts[p] > 0)
-          m.Set(supply_row[t][p], col, -type.patterns[k].counts[p]);
+    } else {
+      for (size_t k = 0; k < type.patterns.size(); ++k) {
+        const int col = m.AddCol(0, inf, 0, true, absl::StrCat("y_", t, "_", k));
+        model.y[t].push_back(col);
+        m.Set(cost_row[t], col, 1);
+        if (limit_row[t] >= 0) m.Set(limit_row[t], col, 1);
+        for (size_t p = 0; p < type.mig_profiles.size(); ++p) {
+          if (type.patterns[k].counts[p] > 0)
+            m.Set(supply_row[t][p], col, -type.patterns[k].counts[p]);
+        }
       }
     }
-    bought[t] = m.AddCol(0, inf, type.price_usd_per_hour, true, absl::StrCat("b_", t));
-    m.Set(cost_row[t], bought[t], -1);
+    model.bought[t] = m.AddCol(0, inf, type.price_usd_per_hour, true, absl::StrCat("b_", t));
+    m.Set(cost_row[t], model.bought[t], -1);
   }
+  for (size_t i = 0; i < pools.size(); ++i) {
+    const int col = m.AddCol(0, inf, pools[i].second, true, absl::StrCat("u_", i));
+    m.Set(pools[i].first, col, -1);
+  }
+  if (!relaxed) {
+    model.objective_row = m.AddRow(-inf, inf);
+    for (size_t t = 0; t < nt; ++t) {
+      m.Set(model.objective_row, model.bought[t], pr.gpu_types[t].price_usd_per_hour);
+    }
+  }
+  return model;
+}
 
+void LoadSolver(const Mip& m, OsiClpSolverInterface& solver) {
   const int ncols = static_cast<int>(m.lb.size());
   CoinPackedMatrix matrix(false, m.rows.data(), m.cols.data(), m.elems.data(),
                           static_cast<CoinBigIndex>(m.elems.size()));
   matrix.setDimensions(static_cast<int>(m.row_lb.size()), ncols);
-  OsiClpSolverInterface solver;
   solver.messageHandler()->setLogLevel(0);
   solver.setIntParam(OsiNameDiscipline, 1);
   solver.loadProblem(matrix, m.lb.data(), m.ub.data(), m.obj.data(), m.row_lb.data(),
@@ -487,10 +583,120 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     if (m.integer[c]) solver.setInteger(c);
     solver.setColName(c, m.names[c]);
   }
+}
 
-  // Stronger warm start: the LP relaxation rounded (largest remainder per bucket, the most
-  // chosen option per plain demand), then slack filled; also the heuristic's plan with its
-  // slack filled. The cheapest plan goes to CBC as its MIP start.
+std::mutex& CbcMutex() {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+struct CbcResult {
+  std::vector<double> values;  // best solution, empty if none
+  double bound = 0;            // proven lower bound on the model's optimum
+  bool proven = false;
+};
+
+// Runs CBC on `solver` (log off, wall-clock limit, relative gap). The caller holds CbcMutex.
+CbcResult RunCbc(const OsiClpSolverInterface& solver, double seconds, double gap, bool preprocess,
+                 const std::vector<std::pair<std::string, double>>& mipstart) {
+  CbcModel model(solver);
+  model.messageHandler()->setLogLevel(0);
+  if (!preprocess) {
+    // CbcMain1's root processing (CglPreProcess, Clp presolve) crashes on the relaxation
+    // (continuous slices; Debian CBC 2.10). It is small: plain branch and bound suffices.
+    model.solver()->setHintParam(OsiDoPresolveInInitial, false, OsiHintTry);
+    model.solver()->setHintParam(OsiDoPresolveInResolve, false, OsiHintTry);
+    model.setUseElapsedTime(true);
+    model.setMaximumSeconds(std::max(0.02, seconds));
+    model.setAllowableFractionGap(gap);
+    model.setNumberThreads(0);
+    model.initialSolve();
+    model.branchAndBound();
+  } else {
+    CbcMain0(model);
+    model.messageHandler()->setLogLevel(0);
+    if (!mipstart.empty()) model.setMIPStart(mipstart);
+    const std::string sec = absl::StrCat(std::max(0.02, seconds));
+    const std::string ratio = absl::StrCat(gap);
+    const char* argv[] = {"gpufit",    "-log",      "0",           "-timeMode", "elapsed", "-sec",
+                          sec.c_str(), "-ratioGap", ratio.c_str(), "-solve",    "-quit"};
+    CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, model);
+  }
+  CbcResult out;
+  out.bound = model.getBestPossibleObjValue();
+  out.proven = model.isProvenOptimal();
+  if (model.bestSolution() != nullptr) {
+    out.values.assign(model.bestSolution(), model.bestSolution() + solver.getNumCols());
+  }
+  return out;
+}
+
+// Slices from (possibly fractional) x values: per bucket the whole parts, then the largest
+// remainders until slice_factor slices are placed.
+void RoundSlices(const FleetProblem& pr, const Model& model, const double* values,
+                 FleetSolution& r) {
+  const size_t nd = pr.demands.size();
+  r.choice.assign(nd, -1);
+  r.bucket_slices.assign(nd, {});
+  r.bucket_replicas.assign(nd, {});
+  for (size_t d = 0; d < nd; ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) {
+      double most = -1;
+      for (size_t c = 0; c < model.z[d].size(); ++c) {
+        if (values[model.z[d][c]] > most) {
+          most = values[model.z[d][c]];
+          r.choice[d] = static_cast<int>(c);
+        }
+      }
+      continue;
+    }
+    const size_t nr = dem.bucket_choices.size();
+    r.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      std::vector<std::pair<double, size_t>> rest;
+      int given = 0;
+      for (size_t c = 0; c < nr; ++c) {
+        const int col = model.x[d][b][c];
+        if (col < 0) continue;
+        const double v = std::max(0.0, values[col]);
+        const int whole = static_cast<int>(std::floor(v + 1e-9));
+        r.bucket_slices[d][b][c] = whole;
+        given += whole;
+        rest.emplace_back(-(v - whole), c);
+      }
+      std::sort(rest.begin(), rest.end());
+      for (size_t i = 0; given < dem.slice_factor && !rest.empty(); ++i, ++given) {
+        ++r.bucket_slices[d][b][rest[i % rest.size()].second];
+      }
+    }
+  }
+}
+
+bool HasBuckets(const FleetProblem& pr) {
+  return std::any_of(pr.demands.begin(), pr.demands.end(),
+                     [](const FleetDemand& d) { return d.bucketed(); });
+}
+
+}  // namespace
+
+FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  FleetSolution heuristic = SolveFleetHeuristic(pr);
+  if (!options.exact) return heuristic;
+  const size_t nd = pr.demands.size();
+  const size_t nt = pr.gpu_types.size();
+  Model model = BuildModel(pr, /*relaxed=*/false);
+  const Mip& m = model.m;
+  OsiClpSolverInterface solver;
+  LoadSolver(m, solver);
+
+  // Warm starts: the heuristic's plan and roundings of LP solutions, each with its slack
+  // filled; the cheapest goes to CBC as its MIP start.
   FleetSolution start_plan = heuristic;
   auto finish = [&](FleetSolution& s) {
     for (size_t d = 0; d < nd; ++d) {
@@ -514,102 +720,47 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     FleetSolution filled = heuristic;
     finish(filled);
   }
-  // On a copy: CBC does its own root processing on the original.
-  OsiClpSolverInterface relaxation(solver);
-  relaxation.initialSolve();
-  if (relaxation.isProvenOptimal()) {
-    const double* lp = relaxation.getColSolution();
-    FleetSolution r;
-    r.choice.assign(nd, -1);
-    r.bucket_slices.assign(nd, {});
-    r.bucket_replicas.assign(nd, {});
-    for (size_t d = 0; d < nd; ++d) {
-      const FleetDemand& dem = pr.demands[d];
-      if (!dem.bucketed()) {
-        double most = -1;
-        for (size_t c = 0; c < z[d].size(); ++c) {
-          if (lp[z[d][c]] > most) {
-            most = lp[z[d][c]];
-            r.choice[d] = static_cast<int>(c);
-          }
-        }
-        continue;
-      }
-      const size_t nr = dem.bucket_choices.size();
-      r.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
-      for (size_t b = 0; b < dem.buckets.size(); ++b) {
-        std::vector<std::pair<double, size_t>> rest;
-        int given = 0;
-        for (size_t c = 0; c < nr; ++c) {
-          if (x[d][b][c] < 0) continue;
-          const double v = std::max(0.0, lp[x[d][b][c]]);
-          const int whole = static_cast<int>(std::floor(v + 1e-9));
-          r.bucket_slices[d][b][c] = whole;
-          given += whole;
-          rest.emplace_back(-(v - whole), c);
-        }
-        std::sort(rest.begin(), rest.end());
-        for (size_t i = 0; given < dem.slice_factor && !rest.empty(); ++i, ++given) {
-          ++r.bucket_slices[d][b][rest[i % rest.size()].second];
-        }
-      }
-    }
-    finish(r);
-  }
-  const FleetSolution& warm = start_plan;
-
-  FleetSolution best = start_plan;
-  std::vector<double> values;
-  double bound = 0;
-  bool proven = false;
   {
-    std::lock_guard<std::mutex> lock(CbcMutex());
-    CbcModel model(solver);
-    CbcMain0(model);
-    model.messageHandler()->setLogLevel(0);
-    if (warm.feasible) {
-      const FleetSolution& heuristic = warm;  // the start CBC gets
-      std::vector<std::pair<std::string, double>> mipstart;
-      for (size_t d = 0; d < nd; ++d) {
-        const FleetDemand& dem = pr.demands[d];
-        if (!dem.bucketed()) {
-          mipstart.emplace_back(m.names[z[d][heuristic.choice[d]]], 1.0);
-          continue;
-        }
-        for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
-          mipstart.emplace_back(m.names[n[d][r]], heuristic.bucket_replicas[d][r]);
-          for (size_t b = 0; b < dem.buckets.size(); ++b) {
-            if (x[d][b][r] >= 0 && heuristic.bucket_slices[d][b][r] > 0) {
-              mipstart.emplace_back(m.names[x[d][b][r]], heuristic.bucket_slices[d][b][r]);
-            }
-          }
-        }
-      }
-      for (size_t t = 0; t < nt; ++t) {
-        for (size_t k = 0; k < y[t].size(); ++k) {
-          if (heuristic.pattern_counts[t][k] > 0) {
-            mipstart.emplace_back(m.names[y[t][k]], heuristic.pattern_counts[t][k]);
-          }
-        }
-        mipstart.emplace_back(m.names[bought[t]], std::max(0, heuristic.Gpus(static_cast<int>(t)) -
-                                                                  pr.gpu_types[t].owned));
-      }
-      model.setMIPStart(mipstart);
-    }
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const std::string seconds = absl::StrCat(std::max(0.05, options.time_limit_seconds - elapsed));
-    const std::string gap = absl::StrCat(options.relative_gap);
-    const char* argv[] = {"gpufit",        "-log",      "0",         "-timeMode", "elapsed", "-sec",
-                          seconds.c_str(), "-ratioGap", gap.c_str(), "-solve",    "-quit"};
-    CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, model);
-    bound = model.getBestPossibleObjValue();
-    proven = model.isProvenOptimal();
-    if (model.bestSolution() != nullptr) {
-      values.assign(model.bestSolution(), model.bestSolution() + ncols);
+    // On a copy: CBC does its own root processing on the original.
+    OsiClpSolverInterface relaxation(solver);
+    relaxation.initialSolve();
+    if (relaxation.isProvenOptimal()) {
+      FleetSolution r;
+      RoundSlices(pr, model, relaxation.getColSolution(), r);
+      finish(r);
     }
   }
-  if (!values.empty()) {
+
+  std::lock_guard<std::mutex> lock(CbcMutex());
+  // Bucketed demands: prove a bound on the pooled relaxation first (BuildModel), and round
+  // its plan as another start. It gets up to half the time.
+  double proven_bound = 0;
+  std::vector<std::vector<std::vector<double>>> relaxed_x;  // its slices, [demand][bucket][choice]
+  if (HasBuckets(pr)) {
+    Model relaxed = BuildModel(pr, /*relaxed=*/true);
+    OsiClpSolverInterface rsolver;
+    LoadSolver(relaxed.m, rsolver);
+    const double budget = 0.5 * (options.time_limit_seconds - Seconds(start));
+    const CbcResult rr =
+        RunCbc(rsolver, budget, std::min(options.relative_gap, 1e-3), /*preprocess=*/false, {});
+    if (std::isfinite(rr.bound)) proven_bound = std::max(proven_bound, rr.bound);
+    if (!rr.values.empty()) {
+      FleetSolution r;
+      RoundSlices(pr, relaxed, rr.values.data(), r);
+      finish(r);
+      relaxed_x.resize(nd);
+      for (size_t d = 0; d < nd; ++d) {
+        relaxed_x[d].resize(relaxed.x[d].size());
+        for (size_t b = 0; b < relaxed.x[d].size(); ++b) {
+          for (int col : relaxed.x[d][b]) relaxed_x[d][b].push_back(col < 0 ? 0 : rr.values[col]);
+        }
+      }
+    }
+  }
+
+  // A plan from CBC's values for the exact model (replicas recomputed: the fewest carrying
+  // the assigned load).
+  auto from_values = [&](const std::vector<double>& values) {
     FleetSolution s;
     s.choice.assign(nd, -1);
     s.bucket_slices.assign(nd, {});
@@ -617,8 +768,8 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     for (size_t d = 0; d < nd; ++d) {
       const FleetDemand& dem = pr.demands[d];
       if (!dem.bucketed()) {
-        for (size_t c = 0; c < z[d].size(); ++c) {
-          if (values[z[d][c]] > 0.5) s.choice[d] = static_cast<int>(c);
+        for (size_t c = 0; c < model.z[d].size(); ++c) {
+          if (values[model.z[d][c]] > 0.5) s.choice[d] = static_cast<int>(c);
         }
         continue;
       }
@@ -626,39 +777,117 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       s.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
       for (size_t b = 0; b < dem.buckets.size(); ++b) {
         for (size_t r = 0; r < nr; ++r) {
-          if (x[d][b][r] >= 0)
-            s.bucket_slices[d][b][r] = static_cast<int>(std::lround(values[x[d][b][r]]));
+          if (model.x[d][b][r] >= 0)
+            s.bucket_slices[d][b][r] = static_cast<int>(std::lround(values[model.x[d][b][r]]));
         }
       }
       s.bucket_replicas[d].assign(nr, 0);
-      // Recompute rather than trust n: the fewest replicas carrying the assigned load.
       for (size_t r = 0; r < nr; ++r)
         s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
     }
     CountWhole(pr, s);
     s.pattern_counts.assign(nt, {});
     for (size_t t = 0; t < nt; ++t) {
-      for (int col : y[t])
+      for (int col : model.y[t])
         s.pattern_counts[t].push_back(static_cast<int>(std::lround(values[col])));
     }
     s.feasible = WithinLimits(pr, s);
     s.cost_usd_per_hour = FleetCost(pr, s);
-    if (s.feasible && (!best.feasible || s.cost_usd_per_hour <= best.cost_usd_per_hour + 1e-9)) {
-      best = std::move(s);
-      best.method = proven ? "mip" : "mip-timeout";
+    return s;
+  };
+  auto mipstart_of = [&](const FleetSolution& warm) {
+    std::vector<std::pair<std::string, double>> mipstart;
+    if (!warm.feasible) return mipstart;
+    for (size_t d = 0; d < nd; ++d) {
+      const FleetDemand& dem = pr.demands[d];
+      if (!dem.bucketed()) {
+        mipstart.emplace_back(m.names[model.z[d][warm.choice[d]]], 1.0);
+        continue;
+      }
+      for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+        mipstart.emplace_back(m.names[model.n[d][r]], warm.bucket_replicas[d][r]);
+        for (size_t b = 0; b < dem.buckets.size(); ++b) {
+          if (model.x[d][b][r] >= 0 && warm.bucket_slices[d][b][r] > 0) {
+            mipstart.emplace_back(m.names[model.x[d][b][r]], warm.bucket_slices[d][b][r]);
+          }
+        }
+      }
+    }
+    for (size_t t = 0; t < nt; ++t) {
+      for (size_t k = 0; k < model.y[t].size(); ++k) {
+        if (warm.pattern_counts[t][k] > 0) {
+          mipstart.emplace_back(m.names[model.y[t][k]], warm.pattern_counts[t][k]);
+        }
+      }
+      mipstart.emplace_back(m.names[model.bought[t]],
+                            std::max(0, warm.Gpus(static_cast<int>(t)) - pr.gpu_types[t].owned));
+    }
+    return mipstart;
+  };
+  auto close_enough = [&]() {
+    return start_plan.feasible && start_plan.cost_usd_per_hour > 0 &&
+           (start_plan.cost_usd_per_hour - proven_bound) / start_plan.cost_usd_per_hour <=
+               options.relative_gap;
+  };
+  // The proven bound as a row: CBC's root bound starts there and its gap test uses it.
+  if (proven_bound > 0) solver.setRowLower(model.objective_row, proven_bound - 1e-7);
+
+  // Restricted exact model: only the (bucket, resource) pairs that the relaxation's plan or
+  // the best start use. Small, so CBC settles the rounding of the relaxation's split buckets
+  // quickly; its bound is not a bound of the full problem and is not used.
+  if (!relaxed_x.empty() && !close_enough()) {
+    OsiClpSolverInterface restricted(solver);
+    for (size_t d = 0; d < nd; ++d) {
+      const FleetDemand& dem = pr.demands[d];
+      if (!dem.bucketed()) continue;
+      for (size_t b = 0; b < dem.buckets.size(); ++b) {
+        for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+          const int col = model.x[d][b][r];
+          if (col < 0 || relaxed_x[d][b][r] > 1e-6) continue;
+          if (start_plan.feasible && start_plan.bucket_slices[d][b][r] > 0) continue;
+          restricted.setColUpper(col, 0);
+        }
+      }
+    }
+    const CbcResult rr = RunCbc(restricted, 0.5 * (options.time_limit_seconds - Seconds(start)),
+                                options.relative_gap, /*preprocess=*/true, mipstart_of(start_plan));
+    if (!rr.values.empty()) {
+      FleetSolution s = from_values(rr.values);
+      if (s.feasible &&
+          (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour - 1e-9)) {
+        start_plan = std::move(s);
+      }
+    }
+  }
+
+  FleetSolution best = start_plan;
+  bool proven = false;
+  double bound = proven_bound;
+  const bool skipped = close_enough();
+  if (!skipped) {
+    const CbcResult rr = RunCbc(solver, options.time_limit_seconds - Seconds(start),
+                                options.relative_gap, /*preprocess=*/true, mipstart_of(start_plan));
+    if (std::isfinite(rr.bound)) bound = std::max(bound, rr.bound);
+    proven = rr.proven;
+    if (!rr.values.empty()) {
+      FleetSolution s = from_values(rr.values);
+      if (s.feasible && (!best.feasible || s.cost_usd_per_hour <= best.cost_usd_per_hour + 1e-9)) {
+        best = std::move(s);
+        best.method = proven ? "mip" : "mip-timeout";
+      }
     }
   }
   best.heuristic_cost_usd_per_hour =
-      start_plan.feasible ? start_plan.cost_usd_per_hour : std::numeric_limits<double>::infinity();
-  // The LP bound is valid whatever CBC's status; clamp numerical noise.
+      heuristic.feasible ? heuristic.cost_usd_per_hour : std::numeric_limits<double>::infinity();
+  // Proven bounds are valid whatever CBC's status; clamp numerical noise.
   best.lower_bound_usd_per_hour = std::min(bound, best.cost_usd_per_hour);
   if (!std::isfinite(best.lower_bound_usd_per_hour)) best.lower_bound_usd_per_hour = 0;
   best.gap = best.cost_usd_per_hour > 0
                  ? (best.cost_usd_per_hour - best.lower_bound_usd_per_hour) / best.cost_usd_per_hour
                  : 0;
-  best.optimal = best.feasible && (proven || best.gap <= 1e-9);
-  best.solve_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (skipped) best.method = "mip";
+  best.optimal = best.feasible && (proven || best.gap <= options.relative_gap + 1e-12);
+  best.solve_seconds = Seconds(start);
   return best;
 }
 
