@@ -403,7 +403,9 @@ struct Model {
   std::vector<std::vector<std::vector<int>>> x;
   std::vector<std::vector<int>> y;
   std::vector<int> bought;
-  int objective_row = -1;  // exact: Σ price x bought >= a proven bound (set later)
+  int objective_row = -1;           // exact: Σ price x bought >= a proven bound (set later)
+  std::vector<int> pool_of_type;    // relaxed: per GPU type, its pool's row (-1: not pooled)
+  std::vector<double> pool_weight;  // relaxed: units per whole GPU of a pooled type
 };
 
 bool HasMig(const FleetGpuType& t) { return !t.mig_profiles.empty(); }
@@ -561,6 +563,8 @@ Model BuildModel(const FleetProblem& pr, bool relaxed) {
     const int col = m.AddCol(0, inf, pools[i].second, true, absl::StrCat("u_", i));
     m.Set(pools[i].first, col, -1);
   }
+  model.pool_of_type = pool_row;
+  model.pool_weight = pool_weight;
   if (!relaxed) {
     model.objective_row = m.AddRow(-inf, inf);
     for (size_t t = 0; t < nt; ++t) {
@@ -736,6 +740,8 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   // its plan as another start. It gets up to half the time.
   double proven_bound = 0;
   std::vector<std::vector<std::vector<double>>> relaxed_x;  // its slices, [demand][bucket][choice]
+  std::vector<int> relaxed_pool_of_type;
+  std::vector<double> relaxed_pool_weight;
   if (HasBuckets(pr)) {
     Model relaxed = BuildModel(pr, /*relaxed=*/true);
     OsiClpSolverInterface rsolver;
@@ -748,6 +754,8 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       FleetSolution r;
       RoundSlices(pr, relaxed, rr.values.data(), r);
       finish(r);
+      relaxed_pool_of_type = relaxed.pool_of_type;
+      relaxed_pool_weight = relaxed.pool_weight;
       relaxed_x.resize(nd);
       for (size_t d = 0; d < nd; ++d) {
         relaxed_x[d].resize(relaxed.x[d].size());
@@ -837,20 +845,76 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   // quickly; its bound is not a bound of the full problem and is not used.
   if (!relaxed_x.empty() && !close_enough()) {
     OsiClpSolverInterface restricted(solver);
+    FleetSolution warm = start_plan;  // moved onto the finest members: a start CBC accepts
+    std::vector<std::vector<bool>> profile_used(nt);  // MIG profiles the finest members use
+    for (size_t t = 0; t < nt; ++t)
+      profile_used[t].assign(pr.gpu_types[t].mig_profiles.size(), false);
     for (size_t d = 0; d < nd; ++d) {
       const FleetDemand& dem = pr.demands[d];
       if (!dem.bucketed()) continue;
+      auto pool = [&](size_t r) {
+        return relaxed_pool_of_type[pr.resources[dem.bucket_choices[r].resource].gpu_type];
+      };
+      // Units of its pool one replica of choice r takes (MIG: compute slices).
+      auto weight = [&](size_t r) {
+        const FleetChoice& c = dem.bucket_choices[r];
+        const FleetResource& res = pr.resources[c.resource];
+        return res.profile >= 0 ? ComputeSlices(pr, c)
+                                : relaxed_pool_weight[res.gpu_type] * c.gpus_per_replica;
+      };
       for (size_t b = 0; b < dem.buckets.size(); ++b) {
+        // A pooled family is served by its finest member alone (the 1g slice of an A100
+        // family: the relaxation's units, one at a time); every size at once only brings
+        // back the ties the pooling removed.
+        std::vector<std::pair<int, size_t>> finest;  // (pool, choice)
         for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
-          const int col = model.x[d][b][r];
-          if (col < 0 || relaxed_x[d][b][r] > 1e-6) continue;
-          if (start_plan.feasible && start_plan.bucket_slices[d][b][r] > 0) continue;
-          restricted.setColUpper(col, 0);
+          if (model.x[d][b][r] < 0 || pool(r) < 0) continue;
+          auto it = std::find_if(finest.begin(), finest.end(),
+                                 [&](const auto& f) { return f.first == pool(r); });
+          if (it == finest.end()) {
+            finest.emplace_back(pool(r), r);
+          } else if (weight(r) < weight(it->second)) {
+            it->second = r;
+          }
+        }
+        for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+          if (model.x[d][b][r] < 0 || pool(r) < 0) continue;
+          const size_t keep = std::find_if(finest.begin(), finest.end(), [&](const auto& f) {
+                                return f.first == pool(r);
+                              })->second;
+          if (keep == r) {
+            const FleetResource& res = pr.resources[dem.bucket_choices[r].resource];
+            if (res.profile >= 0) profile_used[res.gpu_type][res.profile] = true;
+            continue;
+          }
+          restricted.setColUpper(model.x[d][b][r], 0);
+          if (warm.feasible) {
+            warm.bucket_slices[d][b][keep] += warm.bucket_slices[d][b][r];
+            warm.bucket_slices[d][b][r] = 0;
+          }
+        }
+      }
+      if (warm.feasible) {
+        for (size_t r = 0; r < dem.bucket_choices.size(); ++r)
+          warm.bucket_replicas[d][r] = Replicas(dem, warm.bucket_slices[d], r);
+      }
+    }
+    // Only layouts of the profiles still in use (7x1g.10gb when only 1g slices are left).
+    for (size_t t = 0; t < nt; ++t) {
+      for (size_t k = 0; k < model.y[t].size(); ++k) {
+        const std::vector<int>& counts = pr.gpu_types[t].patterns[k].counts;
+        for (size_t p = 0; p < counts.size(); ++p) {
+          if (counts[p] > 0 && !profile_used[t][p]) restricted.setColUpper(model.y[t][k], 0);
         }
       }
     }
+    if (warm.feasible) {
+      CountWhole(pr, warm);
+      PackMig(pr, warm);
+      warm.feasible = WithinLimits(pr, warm);
+    }
     const CbcResult rr = RunCbc(restricted, 0.5 * (options.time_limit_seconds - Seconds(start)),
-                                options.relative_gap, /*preprocess=*/true, mipstart_of(start_plan));
+                                options.relative_gap, /*preprocess=*/true, mipstart_of(warm));
     if (!rr.values.empty()) {
       FleetSolution s = from_values(rr.values);
       if (s.feasible &&
