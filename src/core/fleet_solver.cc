@@ -749,7 +749,9 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     const double budget = 0.5 * (options.time_limit_seconds - Seconds(start));
     const CbcResult rr =
         RunCbc(rsolver, budget, std::min(options.relative_gap, 1e-3), /*preprocess=*/false, {});
-    if (std::isfinite(rr.bound)) proven_bound = std::max(proven_bound, rr.bound);
+    // An infeasible relaxation reports a huge bound; the exact model then has no plan either
+    // and the bound is left to CBC there.
+    if (std::isfinite(rr.bound) && rr.bound < 1e20) proven_bound = std::max(proven_bound, rr.bound);
     if (!rr.values.empty()) {
       FleetSolution r;
       RoundSlices(pr, relaxed, rr.values.data(), r);
@@ -917,6 +919,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
                                 options.relative_gap, /*preprocess=*/true, mipstart_of(warm));
     if (!rr.values.empty()) {
       FleetSolution s = from_values(rr.values);
+      s.method = "heuristic";  // a restricted search: no proof on its own
       if (s.feasible &&
           (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour - 1e-9)) {
         start_plan = std::move(s);
@@ -931,7 +934,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   if (!skipped) {
     const CbcResult rr = RunCbc(solver, options.time_limit_seconds - Seconds(start),
                                 options.relative_gap, /*preprocess=*/true, mipstart_of(start_plan));
-    if (std::isfinite(rr.bound)) bound = std::max(bound, rr.bound);
+    if (std::isfinite(rr.bound) && rr.bound < 1e20) bound = std::max(bound, rr.bound);
     proven = rr.proven;
     if (!rr.values.empty()) {
       FleetSolution s = from_values(rr.values);
