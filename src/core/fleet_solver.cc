@@ -14,6 +14,7 @@
 #include "CbcSolver.hpp"
 #include "CoinMessageHandler.hpp"
 #include "CoinPackedMatrix.hpp"
+#include "CoinPackedVector.hpp"
 #include "OsiClpSolverInterface.hpp"
 #include "absl/strings/str_cat.h"
 
@@ -403,7 +404,6 @@ struct Model {
   std::vector<std::vector<std::vector<int>>> x;
   std::vector<std::vector<int>> y;
   std::vector<int> bought;
-  int objective_row = -1;           // exact: Σ price x bought >= a proven bound (set later)
   std::vector<int> pool_of_type;    // relaxed: per GPU type, its pool's row (-1: not pooled)
   std::vector<double> pool_weight;  // relaxed: units per whole GPU of a pooled type
 };
@@ -565,12 +565,6 @@ Model BuildModel(const FleetProblem& pr, bool relaxed) {
   }
   model.pool_of_type = pool_row;
   model.pool_weight = pool_weight;
-  if (!relaxed) {
-    model.objective_row = m.AddRow(-inf, inf);
-    for (size_t t = 0; t < nt; ++t) {
-      m.Set(model.objective_row, model.bought[t], pr.gpu_types[t].price_usd_per_hour);
-    }
-  }
   return model;
 }
 
@@ -626,8 +620,11 @@ CbcResult RunCbc(const OsiClpSolverInterface& solver, double seconds, double gap
     if (!mipstart.empty()) model.setMIPStart(mipstart);
     const std::string sec = absl::StrCat(std::max(0.02, seconds));
     const std::string ratio = absl::StrCat(gap);
-    const char* argv[] = {"gpufit",    "-log",      "0",           "-timeMode", "elapsed", "-sec",
-                          sec.c_str(), "-ratioGap", ratio.c_str(), "-solve",    "-quit"};
+    // No CglPreProcess: Debian's CBC 2.10 crashes in CglPreProcess::postProcess when the time
+    // limit falls at the wrong moment (reproducible with 1000 workloads and a 1 s limit).
+    const char* argv[] = {"gpufit", "-log",      "0",         "-timeMode",   "elapsed",
+                          "-sec",   sec.c_str(), "-ratioGap", ratio.c_str(), "-preprocess",
+                          "off",    "-solve",    "-quit"};
     CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, model);
   }
   CbcResult out;
@@ -677,6 +674,84 @@ void RoundSlices(const FleetProblem& pr, const Model& model, const double* value
       for (size_t i = 0; given < dem.slice_factor && !rest.empty(); ++i, ++given) {
         ++r.bucket_slices[d][b][rest[i % rest.size()].second];
       }
+    }
+  }
+}
+
+// Slices from fractional x values without overflowing replicas: whole parts first, then each
+// bucket's remaining slices (largest load first) go where the load still fits in the
+// replicas the fractional plan rounds up to, preferring the resource the plan gave most of the
+// slice; failing that, where an extra replica costs least.
+void RoundSlicesWithinReplicas(const FleetProblem& pr, const Model& model, const double* values,
+                               FleetSolution& r) {
+  RoundSlices(pr, model, values, r);
+  for (size_t d = 0; d < pr.demands.size(); ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) continue;
+    const size_t nr = dem.bucket_choices.size();
+    std::vector<double> budget(nr, 0), load(nr, 0), unit(nr);
+    for (size_t r2 = 0; r2 < nr; ++r2) {
+      unit[r2] = ResourcePrice(pr, dem.bucket_choices[r2].resource) *
+                 dem.bucket_choices[r2].gpus_per_replica;
+    }
+    struct Piece {
+      double size;
+      size_t bucket;
+    };
+    std::vector<Piece> pending;
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      int given = 0;
+      for (size_t c = 0; c < nr; ++c) {
+        const int col = model.x[d][b][c];
+        if (col < 0) {
+          r.bucket_slices[d][b][c] = 0;
+          continue;
+        }
+        const double v = std::max(0.0, values[col]);
+        budget[c] += v * Load(dem, b, c);
+        const int whole = static_cast<int>(std::floor(v + 1e-9));
+        r.bucket_slices[d][b][c] = whole;
+        load[c] += whole * Load(dem, b, c);
+        given += whole;
+      }
+      double size = 0;
+      for (size_t c = 0; c < nr; ++c) {
+        if (model.x[d][b][c] >= 0) size = std::max(size, Load(dem, b, c));
+      }
+      for (; given < dem.slice_factor; ++given) pending.push_back({size, b});
+    }
+    for (double& v : budget) v = std::ceil(v - 1e-7);
+    std::stable_sort(pending.begin(), pending.end(),
+                     [](const Piece& a, const Piece& b) { return a.size > b.size; });
+    for (const Piece& piece : pending) {
+      const size_t b = piece.bucket;
+      size_t pick = nr;
+      double best_share = -1, best_extra = std::numeric_limits<double>::infinity();
+      for (size_t c = 0; c < nr; ++c) {
+        const int col = model.x[d][b][c];
+        if (col < 0) continue;
+        const double share = values[col] - std::floor(values[col] + 1e-9);
+        const double after = load[c] + Load(dem, b, c);
+        if (after <= budget[c] + 1e-7 && share > best_share) {
+          best_share = share;
+          pick = c;
+        }
+      }
+      if (pick == nr) {
+        for (size_t c = 0; c < nr; ++c) {
+          if (model.x[d][b][c] < 0) continue;
+          const double extra =
+              (std::ceil(load[c] + Load(dem, b, c) - 1e-7) - std::ceil(load[c] - 1e-7)) * unit[c];
+          if (extra < best_extra) {
+            best_extra = extra;
+            pick = c;
+          }
+        }
+        if (pick == nr) continue;
+        budget[pick] = std::max(budget[pick], std::ceil(load[pick] + Load(dem, b, pick) - 1e-7));
+      }
+      ++r.bucket_slices[d][b][pick];
+      load[pick] += Load(dem, b, pick);
     }
   }
 }
@@ -756,6 +831,9 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       FleetSolution r;
       RoundSlices(pr, relaxed, rr.values.data(), r);
       finish(r);
+      FleetSolution fit;
+      RoundSlicesWithinReplicas(pr, relaxed, rr.values.data(), fit);
+      finish(fit);
       relaxed_pool_of_type = relaxed.pool_of_type;
       relaxed_pool_weight = relaxed.pool_weight;
       relaxed_x.resize(nd);
@@ -840,12 +918,23 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
                options.relative_gap;
   };
   // The proven bound as a row: CBC's root bound starts there and its gap test uses it.
-  if (proven_bound > 0) solver.setRowLower(model.objective_row, proven_bound - 1e-7);
+  // (Added only when there is one: CglPreProcess crashes on a free row.)
+  if (proven_bound > 0) {
+    CoinPackedVector objective;
+    for (size_t t = 0; t < nt; ++t) {
+      if (pr.gpu_types[t].price_usd_per_hour != 0)
+        objective.insert(model.bought[t], pr.gpu_types[t].price_usd_per_hour);
+    }
+    solver.addRow(objective, proven_bound - 1e-7, solver.getInfinity());
+  }
 
-  // Restricted exact model: only the (bucket, resource) pairs that the relaxation's plan or
-  // the best start use. Small, so CBC settles the rounding of the relaxation's split buckets
-  // quickly; its bound is not a bound of the full problem and is not used.
-  if (!relaxed_x.empty() && !close_enough()) {
+  // Restricted exact model: each pooled family served by its finest member only (below). No
+  // symmetric alternatives left, so CBC settles the rounding of the relaxation quickly; its
+  // bound is not a bound of the full problem and is not used. Without pools it would be the
+  // full model again, so it is skipped.
+  const bool any_pool = std::any_of(relaxed_pool_of_type.begin(), relaxed_pool_of_type.end(),
+                                    [](int row) { return row >= 0; });
+  if (!relaxed_x.empty() && any_pool && !close_enough()) {
     OsiClpSolverInterface restricted(solver);
     FleetSolution warm = start_plan;  // moved onto the finest members: a start CBC accepts
     std::vector<std::vector<bool>> profile_used(nt);  // MIG profiles the finest members use
