@@ -810,6 +810,9 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     }
   }
 
+  // What the heuristic and LP rounding give on their own (reported as the warm start).
+  const double warm_start_cost =
+      start_plan.feasible ? start_plan.cost_usd_per_hour : std::numeric_limits<double>::infinity();
   std::lock_guard<std::mutex> lock(CbcMutex());
   // Bucketed demands: prove a bound on the pooled relaxation first (BuildModel), and round
   // its plan as another start. It gets up to half the time.
@@ -1033,8 +1036,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       }
     }
   }
-  best.heuristic_cost_usd_per_hour =
-      heuristic.feasible ? heuristic.cost_usd_per_hour : std::numeric_limits<double>::infinity();
+  best.heuristic_cost_usd_per_hour = warm_start_cost;
   // Proven bounds are valid whatever CBC's status; clamp numerical noise.
   best.lower_bound_usd_per_hour = std::min(bound, best.cost_usd_per_hour);
   if (!std::isfinite(best.lower_bound_usd_per_hour)) best.lower_bound_usd_per_hour = 0;
