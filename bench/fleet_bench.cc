@@ -11,13 +11,15 @@
 //    instance again.)
 // Each case runs once (a solve is the unit of work, and CBC's time limit, not the iteration
 // count, bounds it); the counters carry the answer, and the last lines count the cases within
-// 1% in under a second. First it prints how closely the generator reproduces the shared 8x8
-// (and 4x4) tables. This is a report, not a test: nothing here asserts on time.
+// 1% in under a second (GPUFIT_FLEET_SECONDS changes the limit; GPUFIT_FLEET_WRITE_INSTANCES=DIR
+// writes the synthetic instances out). First it prints how closely the generator reproduces the
+// shared 8x8 (and 4x4) tables. This is a report, not a test: nothing here asserts on time.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -278,6 +280,14 @@ void PrintSummary() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // GPUFIT_FLEET_WRITE_INSTANCES=DIR also writes the synthetic instances there as JSON files.
+  if (const char* dir = std::getenv("GPUFIT_FLEET_WRITE_INSTANCES"); dir != nullptr) {
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, text] : gpufit::Instances()) {
+      if (name.rfind("synthetic_", 0) != 0) continue;
+      std::ofstream(std::filesystem::path(dir) / (name + ".json")) << text << "\n";
+    }
+  }
   gpufit::PrintGeneratorCheck();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
