@@ -819,6 +819,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   double proven_bound = 0;
   std::vector<std::vector<std::vector<double>>> relaxed_x;  // its slices, [demand][bucket][choice]
   std::vector<int> relaxed_pool_of_type;
+  std::vector<std::vector<double>> relaxed_n;  // its replicas, [demand][choice]; -1 pooled
   std::vector<double> relaxed_pool_weight;
   if (HasBuckets(pr)) {
     Model relaxed = BuildModel(pr, /*relaxed=*/true);
@@ -840,7 +841,9 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       relaxed_pool_of_type = relaxed.pool_of_type;
       relaxed_pool_weight = relaxed.pool_weight;
       relaxed_x.resize(nd);
+      relaxed_n.resize(nd);
       for (size_t d = 0; d < nd; ++d) {
+        for (int col : relaxed.n[d]) relaxed_n[d].push_back(col < 0 ? -1 : rr.values[col]);
         relaxed_x[d].resize(relaxed.x[d].size());
         for (size_t b = 0; b < relaxed.x[d].size(); ++b) {
           for (int col : relaxed.x[d][b]) relaxed_x[d][b].push_back(col < 0 ? 0 : rr.values[col]);
@@ -1012,6 +1015,29 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     if (!rr.values.empty()) {
       FleetSolution s = from_values(rr.values);
       s.method = "heuristic";  // a restricted search: no proof on its own
+      if (s.feasible &&
+          (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour - 1e-9)) {
+        start_plan = std::move(s);
+      }
+    }
+  }
+
+  // Without pools: the exact model with the relaxation's replica counts as caps. When the
+  // relaxation's plan survives integer slices (it often does at low rates, where rounding
+  // alone overflows a replica), CBC finds it as a feasibility question.
+  if (!relaxed_n.empty() && !any_pool && !close_enough()) {
+    OsiClpSolverInterface capped(solver);
+    for (size_t d = 0; d < nd; ++d) {
+      for (size_t r = 0; r < relaxed_n[d].size(); ++r) {
+        if (model.n[d].empty() || model.n[d][r] < 0 || relaxed_n[d][r] < 0) continue;
+        capped.setColUpper(model.n[d][r], std::round(relaxed_n[d][r]));
+      }
+    }
+    const CbcResult rr = RunCbc(capped, 0.3 * (options.time_limit_seconds - Seconds(start)),
+                                options.relative_gap, /*preprocess=*/true, {});
+    if (!rr.values.empty()) {
+      FleetSolution s = from_values(rr.values);
+      s.method = "heuristic";
       if (s.feasible &&
           (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour - 1e-9)) {
         start_plan = std::move(s);
