@@ -19,7 +19,8 @@
 //     exact model, and its optimum is a proven lower bound for the exact problem.
 //  2. Primal: the relaxation's slices rounded and slack-filled, and the exact model
 //     restricted to the finest member of each pool (1g slices in 7x1g layouts) solved by CBC
-//     from the best start: symmetry broken, so it settles the rounding quickly.
+//     from the best start: symmetry broken, so it settles the rounding quickly. With nothing
+//     to pool, the exact model with the relaxation's replica counts as upper bounds instead.
 //  3. If the best plan is within `relative_gap` of the bound, stop; otherwise the full MIP
 //     runs with the bound as a row (Σ price·bought >= bound) and the best plan as its start.
 //
