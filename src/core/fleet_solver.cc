@@ -931,7 +931,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       if (pr.gpu_types[t].price_usd_per_hour != 0)
         objective.insert(model.bought[t], pr.gpu_types[t].price_usd_per_hour);
     }
-    solver.addRow(objective, proven_bound - 1e-7, solver.getInfinity());
+    solver.addRow(objective, proven_bound - 1e-6 - 1e-9 * proven_bound, solver.getInfinity());
   }
 
   // Restricted exact model: each pooled family served by its finest member only (below). No
