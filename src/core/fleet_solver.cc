@@ -232,6 +232,45 @@ void FillSlack(const FleetProblem& pr, const FleetDemand& d,
   }
 }
 
+// Moves slices of demand `d` off choice `r` until its load fits `target` replicas, each slice
+// to the choice where it adds least (price x extra replicas). False if some slice has nowhere
+// else to go.
+bool MoveOff(const FleetProblem& pr, const FleetDemand& d, std::vector<std::vector<int>>& slices,
+             size_t r, double target) {
+  const size_t nr = d.bucket_choices.size();
+  std::vector<double> load(nr);
+  for (size_t q = 0; q < nr; ++q) load[q] = ChoiceLoad(d, slices, q);
+  auto replicas = [](double l) { return std::ceil(l - 1e-7); };
+  // Largest slices first: fewest moves.
+  std::vector<size_t> order(d.buckets.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return (slices[a][r] > 0 ? Load(d, a, r) : 0) > (slices[b][r] > 0 ? Load(d, b, r) : 0);
+  });
+  for (size_t b : order) {
+    while (slices[b][r] > 0 && load[r] > target + 1e-7) {
+      size_t best = nr;
+      double best_cost = std::numeric_limits<double>::infinity();
+      for (size_t q = 0; q < nr; ++q) {
+        if (q == r || d.buckets[b].capacity[q] <= 0) continue;
+        const double unit =
+            ResourcePrice(pr, d.bucket_choices[q].resource) * d.bucket_choices[q].gpus_per_replica;
+        const double extra = (replicas(load[q] + Load(d, b, q)) - replicas(load[q])) * unit;
+        if (extra < best_cost) {
+          best_cost = extra;
+          best = q;
+        }
+      }
+      if (best == nr) return false;
+      --slices[b][r];
+      ++slices[b][best];
+      load[r] -= Load(d, b, r);
+      load[best] += Load(d, b, best);
+    }
+  }
+  return load[r] <= target + 1e-7;
+}
+
 }  // namespace
 
 int FleetSolution::Gpus(int type) const {
@@ -417,7 +456,7 @@ int ComputeSlices(const FleetProblem& pr, const FleetChoice& choice) {
   return pr.gpu_types[res.gpu_type].mig_profiles[res.profile].compute_slices;
 }
 
-Model BuildModel(const FleetProblem& pr, bool relaxed) {
+Model BuildModel(const FleetProblem& pr, bool relaxed, bool integer_slices = false) {
   const double inf = std::numeric_limits<double>::infinity();
   const size_t nd = pr.demands.size();
   const size_t nt = pr.gpu_types.size();
@@ -523,8 +562,8 @@ Model BuildModel(const FleetProblem& pr, bool relaxed) {
       const int row = m.AddRow(dem.slice_factor, dem.slice_factor);
       for (size_t r = 0; r < nr; ++r) {
         if (dem.buckets[b].capacity[r] <= 0) continue;
-        const int col =
-            m.AddCol(0, dem.slice_factor, 0, !relaxed, absl::StrCat("x_", d, "_", b, "_", r));
+        const int col = m.AddCol(0, dem.slice_factor, 0, !relaxed || integer_slices,
+                                 absl::StrCat("x_", d, "_", b, "_", r));
         model.x[d][b][r] = col;
         m.Set(row, col, 1);
         if (load_row[r] >= 0) {
@@ -756,6 +795,43 @@ void RoundSlicesWithinReplicas(const FleetProblem& pr, const Model& model, const
   }
 }
 
+// Per [demand][bucket][choice] of the relaxation: the choice that carries its slices when
+// every pooled family is served by its finest member (fewest units per replica: the 1g slice
+// of an A100 family), itself when not pooled, -1 when it cannot serve the bucket. One size per
+// family removes the ties between sizes that the pooling removed from the bound.
+std::vector<std::vector<std::vector<int>>> FinestMembers(const FleetProblem& pr,
+                                                         const Model& relaxed) {
+  std::vector<std::vector<std::vector<int>>> keep(pr.demands.size());
+  for (size_t d = 0; d < pr.demands.size(); ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) continue;
+    const size_t nr = dem.bucket_choices.size();
+    auto pool = [&](size_t r) {
+      return relaxed.pool_of_type[pr.resources[dem.bucket_choices[r].resource].gpu_type];
+    };
+    auto weight = [&](size_t r) {
+      const FleetChoice& c = dem.bucket_choices[r];
+      const FleetResource& res = pr.resources[c.resource];
+      return res.profile >= 0 ? ComputeSlices(pr, c)
+                              : relaxed.pool_weight[res.gpu_type] * c.gpus_per_replica;
+    };
+    keep[d].assign(dem.buckets.size(), std::vector<int>(nr, -1));
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      for (size_t r = 0; r < nr; ++r) {
+        if (relaxed.x[d][b][r] < 0) continue;
+        keep[d][b][r] = static_cast<int>(r);
+        if (pool(r) < 0) continue;
+        for (size_t q = 0; q < nr; ++q) {
+          if (relaxed.x[d][b][q] >= 0 && pool(q) == pool(r) && weight(q) < weight(keep[d][b][r])) {
+            keep[d][b][r] = static_cast<int>(q);
+          }
+        }
+      }
+    }
+  }
+  return keep;
+}
+
 bool HasBuckets(const FleetProblem& pr) {
   return std::any_of(pr.demands.begin(), pr.demands.end(),
                      [](const FleetDemand& d) { return d.bucketed(); });
@@ -786,10 +862,40 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       for (size_t r = 0; r < dem.bucket_choices.size(); ++r)
         s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
     }
-    CountWhole(pr, s);
-    PackMig(pr, s);
-    s.feasible = WithinLimits(pr, s);
-    s.cost_usd_per_hour = FleetCost(pr, s);
+    auto evaluate = [&](FleetSolution& plan) {
+      CountWhole(pr, plan);
+      PackMig(pr, plan);
+      plan.feasible = WithinLimits(pr, plan);
+      plan.cost_usd_per_hour = FleetCost(pr, plan);
+    };
+    evaluate(s);
+    // FillSlack prices a MIG instance at its share of the GPU, so it cannot see that a few
+    // instances fewer empty a whole GPU (85 1g slices need 13 A100s, 84 only 12). Try shedding
+    // up to 7 replicas of each choice, judged by the plan's real cost.
+    for (int round = 0; round < 8 && s.feasible; ++round) {
+      bool improved = false;
+      for (size_t d = 0; d < nd && !improved; ++d) {
+        const FleetDemand& dem = pr.demands[d];
+        if (!dem.bucketed()) continue;
+        for (size_t r = 0; r < dem.bucket_choices.size() && !improved; ++r) {
+          const int have = s.bucket_replicas[d][r];
+          const bool mig = pr.resources[dem.bucket_choices[r].resource].profile >= 0;
+          for (int shed = 1; shed <= std::min(have, mig ? kComputeSlices : 1); ++shed) {
+            FleetSolution trial = s;
+            if (!MoveOff(pr, dem, trial.bucket_slices[d], r, have - shed)) break;
+            for (size_t q = 0; q < dem.bucket_choices.size(); ++q)
+              trial.bucket_replicas[d][q] = Replicas(dem, trial.bucket_slices[d], q);
+            evaluate(trial);
+            if (trial.feasible && trial.cost_usd_per_hour < s.cost_usd_per_hour - 1e-9) {
+              s = std::move(trial);
+              improved = true;
+              break;
+            }
+          }
+        }
+      }
+      if (!improved) break;
+    }
     if (s.feasible &&
         (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour)) {
       start_plan = s;
@@ -821,6 +927,9 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   std::vector<int> relaxed_pool_of_type;
   std::vector<std::vector<double>> relaxed_n;  // its replicas, [demand][choice]; -1 pooled
   std::vector<double> relaxed_pool_weight;
+  // Per [demand][bucket][choice]: the choice its slices go to when each pooled family is
+  // served by its finest member (itself when not pooled; -1 when it cannot serve the bucket).
+  std::vector<std::vector<std::vector<int>>> keep_of;
   if (HasBuckets(pr)) {
     Model relaxed = BuildModel(pr, /*relaxed=*/true);
     OsiClpSolverInterface rsolver;
@@ -838,6 +947,23 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       FleetSolution fit;
       RoundSlicesWithinReplicas(pr, relaxed, rr.values.data(), fit);
       finish(fit);
+      keep_of = FinestMembers(pr, relaxed);
+      // The same with each pooled family's slices on its finest member: replicas then round
+      // up once per family (1g slices packing 7 to a GPU), not once per size.
+      std::vector<double> finest = rr.values;
+      for (size_t d = 0; d < nd; ++d) {
+        for (size_t b = 0; b < keep_of[d].size(); ++b) {
+          for (size_t r = 0; r < keep_of[d][b].size(); ++r) {
+            const int keep = keep_of[d][b][r];
+            if (keep < 0 || keep == static_cast<int>(r)) continue;
+            finest[relaxed.x[d][b][keep]] += finest[relaxed.x[d][b][r]];
+            finest[relaxed.x[d][b][r]] = 0;
+          }
+        }
+      }
+      FleetSolution fit_finest;
+      RoundSlicesWithinReplicas(pr, relaxed, finest.data(), fit_finest);
+      finish(fit_finest);
       relaxed_pool_of_type = relaxed.pool_of_type;
       relaxed_pool_weight = relaxed.pool_weight;
       relaxed_x.resize(nd);
@@ -925,13 +1051,16 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   };
   // The proven bound as a row: CBC's root bound starts there and its gap test uses it.
   // (Added only when there is one: CglPreProcess crashes on a free row.)
-  if (proven_bound > 0) {
+  auto objective_row = [&]() {
     CoinPackedVector objective;
     for (size_t t = 0; t < nt; ++t) {
       if (pr.gpu_types[t].price_usd_per_hour != 0)
         objective.insert(model.bought[t], pr.gpu_types[t].price_usd_per_hour);
     }
-    solver.addRow(objective, proven_bound - 1e-6 - 1e-9 * proven_bound, solver.getInfinity());
+    return objective;
+  };
+  if (proven_bound > 0) {
+    solver.addRow(objective_row(), proven_bound - 1e-6 - 1e-9 * proven_bound, solver.getInfinity());
   }
 
   // Restricted exact model: each pooled family served by its finest member only (below). No
@@ -949,37 +1078,11 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     for (size_t d = 0; d < nd; ++d) {
       const FleetDemand& dem = pr.demands[d];
       if (!dem.bucketed()) continue;
-      auto pool = [&](size_t r) {
-        return relaxed_pool_of_type[pr.resources[dem.bucket_choices[r].resource].gpu_type];
-      };
-      // Units of its pool one replica of choice r takes (MIG: compute slices).
-      auto weight = [&](size_t r) {
-        const FleetChoice& c = dem.bucket_choices[r];
-        const FleetResource& res = pr.resources[c.resource];
-        return res.profile >= 0 ? ComputeSlices(pr, c)
-                                : relaxed_pool_weight[res.gpu_type] * c.gpus_per_replica;
-      };
       for (size_t b = 0; b < dem.buckets.size(); ++b) {
-        // A pooled family is served by its finest member alone (the 1g slice of an A100
-        // family: the relaxation's units, one at a time); every size at once only brings
-        // back the ties the pooling removed.
-        std::vector<std::pair<int, size_t>> finest;  // (pool, choice)
         for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
-          if (model.x[d][b][r] < 0 || pool(r) < 0) continue;
-          auto it = std::find_if(finest.begin(), finest.end(),
-                                 [&](const auto& f) { return f.first == pool(r); });
-          if (it == finest.end()) {
-            finest.emplace_back(pool(r), r);
-          } else if (weight(r) < weight(it->second)) {
-            it->second = r;
-          }
-        }
-        for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
-          if (model.x[d][b][r] < 0 || pool(r) < 0) continue;
-          const size_t keep = std::find_if(finest.begin(), finest.end(), [&](const auto& f) {
-                                return f.first == pool(r);
-                              })->second;
-          if (keep == r) {
+          const int keep = keep_of[d][b][r];
+          if (keep < 0) continue;
+          if (keep == static_cast<int>(r)) {
             const FleetResource& res = pr.resources[dem.bucket_choices[r].resource];
             if (res.profile >= 0) profile_used[res.gpu_type][res.profile] = true;
             continue;
@@ -996,19 +1099,21 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
           warm.bucket_replicas[d][r] = Replicas(dem, warm.bucket_slices[d], r);
       }
     }
-    // Only layouts of the profiles still in use (7x1g.10gb when only 1g slices are left).
+    if (warm.feasible) {
+      CountWhole(pr, warm);
+      PackMig(pr, warm);
+      warm.feasible = WithinLimits(pr, warm);
+    }
+    // Only layouts of the profiles still in use (7x1g.10gb when only 1g slices are left), and
+    // those the start uses (first-fit may file a part-filled GPU under a wider layout).
     for (size_t t = 0; t < nt; ++t) {
       for (size_t k = 0; k < model.y[t].size(); ++k) {
+        if (warm.feasible && warm.pattern_counts[t][k] > 0) continue;
         const std::vector<int>& counts = pr.gpu_types[t].patterns[k].counts;
         for (size_t p = 0; p < counts.size(); ++p) {
           if (counts[p] > 0 && !profile_used[t][p]) restricted.setColUpper(model.y[t][k], 0);
         }
       }
-    }
-    if (warm.feasible) {
-      CountWhole(pr, warm);
-      PackMig(pr, warm);
-      warm.feasible = WithinLimits(pr, warm);
     }
     const CbcResult rr = RunCbc(restricted, 0.5 * (options.time_limit_seconds - Seconds(start)),
                                 options.relative_gap, /*preprocess=*/true, mipstart_of(warm));
@@ -1042,6 +1147,23 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
           (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour - 1e-9)) {
         start_plan = std::move(s);
       }
+    }
+  }
+
+  // Still short of the gap: the same pooled relaxation with whole slices. Coarse buckets (4x4
+  // with 4 slices each) leave continuous slices a percent or so below the optimum; whole ones
+  // close most of that, and pooling still keeps CBC off the ties between sizes.
+  // (Without pools it would be the exact model itself: the full MIP below does that.)
+  if (any_pool && !close_enough() && options.time_limit_seconds - Seconds(start) > 0.05) {
+    Model pooled = BuildModel(pr, /*relaxed=*/true, /*integer_slices=*/true);
+    OsiClpSolverInterface psolver;
+    LoadSolver(pooled.m, psolver);
+    const CbcResult rr = RunCbc(psolver, 0.5 * (options.time_limit_seconds - Seconds(start)),
+                                0.5 * options.relative_gap, /*preprocess=*/true, {});
+    if (std::isfinite(rr.bound) && rr.bound < 1e20 && rr.bound > proven_bound) {
+      proven_bound = rr.bound;
+      solver.addRow(objective_row(), proven_bound - 1e-6 - 1e-9 * proven_bound,
+                    solver.getInfinity());
     }
   }
 
