@@ -21,8 +21,12 @@
 //     restricted to the finest member of each pool (1g slices in 7x1g layouts) solved by CBC
 //     from the best start: symmetry broken, so it settles the rounding quickly. With nothing
 //     to pool, the exact model with the relaxation's replica counts as upper bounds instead.
-//  3. If the best plan is within `relative_gap` of the bound, stop; otherwise the full MIP
-//     runs with the bound as a row (Σ price·bought >= bound) and the best plan as its start.
+//     Every start is improved locally: slices moved into other replicas' spare capacity, and
+//     replicas shed when the plan's real cost drops (a few 1g slices fewer empty an A100).
+//  3. If the best plan is within `relative_gap` of the bound, stop; otherwise (coarse buckets,
+//     where continuous slices are a percent or so loose) the pooled relaxation again with whole
+//     slices raises the bound, and then the full MIP runs with the bound as a row
+//     (Σ price·bought >= bound) and the best plan as its start.
 //
 // Thread-safe: CBC's driver keeps static state, so solves are serialised by a mutex.
 #ifndef GPUFIT_CORE_FLEET_SOLVER_H_
