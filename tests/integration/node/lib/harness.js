@@ -475,6 +475,26 @@ function httpGet(url, {timeoutMs = 10000} = {}) {
   });
 }
 
+// POSTs `body` (an object, sent as JSON) to `url`; resolves {status, headers, body} with the
+// body as text. One connection per request, like httpGet.
+function httpPostJson(url, body, {timeoutMs = 30000} = {}) {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = http.request(url, {
+      method: 'POST', timeout: timeoutMs, agent: false,
+      headers: {'Content-Type': 'application/json', 'Content-Length': data.length},
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({status: res.statusCode, headers: res.headers, body: text}));
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 // Parses the Prometheus text exposition format into [{name, labels, value}] (comments
 // skipped). Enough for the metrics gpufitd writes: no timestamps needed, escaped label values.
 function parsePrometheusText(text) {
@@ -577,6 +597,7 @@ module.exports = {
   listServicesByReflection,
   reflectionClient,
   httpGet,
+  httpPostJson,
   makeTempDir,
   parsePrometheusText,
   placementClient,
