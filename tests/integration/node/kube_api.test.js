@@ -21,22 +21,6 @@ const WAIT_MS = 60000;  // the watcher backs off up to 30 s between attempts
 const dirs = [];
 after(() => dirs.forEach(h.removeDir));
 
-// An L4 node as GPU Feature Discovery labels it.
-function l4Node(name, resourceVersion) {
-  const alloc = {'cpu': '23860m', 'memory': '97630928Ki', 'pods': '110', 'nvidia.com/gpu': '2'};
-  return {
-    kind: 'Node', apiVersion: 'v1',
-    metadata: {
-      name, uid: `uid-${name}`, resourceVersion: String(resourceVersion),
-      labels: {
-        'kubernetes.io/hostname': name, 'nvidia.com/gpu.product': 'NVIDIA-L4',
-        'nvidia.com/gpu.count': '2', 'nvidia.com/gpu.memory': '23034', 'nvidia.com/mig.strategy': 'none',
-      },
-    },
-    status: {capacity: alloc, allocatable: alloc, conditions: [{type: 'Ready', status: 'True'}]},
-  };
-}
-
 class FakeKubeApi {
   constructor() {
     this.rv = 1000;
@@ -52,7 +36,7 @@ class FakeKubeApi {
 
   setNode(name) {
     const type = this.nodes.has(name) ? 'MODIFIED' : 'ADDED';
-    const node = l4Node(name, ++this.rv);
+    const node = h.l4NodeObject(name, ++this.rv);
     this.nodes.set(name, node);
     this.emit({type, object: node});
   }

@@ -475,6 +475,23 @@ function httpGet(url, {timeoutMs = 10000} = {}) {
   });
 }
 
+// A Kubernetes Node with two L4 GPUs, labelled as GPU Feature Discovery does (for the
+// scheduler extender and the node cache).
+function l4NodeObject(name, resourceVersion = 1) {
+  const alloc = {'cpu': '23860m', 'memory': '97630928Ki', 'pods': '110', 'nvidia.com/gpu': '2'};
+  return {
+    kind: 'Node', apiVersion: 'v1',
+    metadata: {
+      name, uid: `uid-${name}`, resourceVersion: String(resourceVersion),
+      labels: {
+        'kubernetes.io/hostname': name, 'nvidia.com/gpu.product': 'NVIDIA-L4',
+        'nvidia.com/gpu.count': '2', 'nvidia.com/gpu.memory': '23034', 'nvidia.com/mig.strategy': 'none',
+      },
+    },
+    status: {capacity: alloc, allocatable: alloc, conditions: [{type: 'Ready', status: 'True'}]},
+  };
+}
+
 // POSTs `body` (an object, sent as JSON) to `url`; resolves {status, headers, body} with the
 // body as text. One connection per request, like httpGet.
 function httpPostJson(url, body, {timeoutMs = 30000} = {}) {
@@ -598,6 +615,7 @@ module.exports = {
   reflectionClient,
   httpGet,
   httpPostJson,
+  l4NodeObject,
   makeTempDir,
   parsePrometheusText,
   placementClient,
