@@ -53,6 +53,10 @@ metric() { curl -sf "http://$http/metrics" | awk -v m="$1" '$1 == m {print $2}';
 api_port=$(free_port)
 python3 "$here/fake_kube_api.py" "$api_port" "$names" >"$tmp/api.log" 2>&1 &
 api_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$api_port/api/v1/nodes?limit=1" >/dev/null && break
+  sleep 0.1
+done
 "$build/gpufitd" --grpc-address 127.0.0.1:0 --http-address 127.0.0.1:0 --log-level info \
   --config "$root/examples/daemon/gpufitd.yaml" --kube-api-url "http://127.0.0.1:$api_port" \
   --shutdown-grace-seconds 10 2>"$tmp/gpufitd.log" &
