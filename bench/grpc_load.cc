@@ -11,8 +11,13 @@
 // machine hits both. Not a test: it asserts nothing about time; bench/run_grpc_load.sh starts
 // a gpufitd on free loopback ports and runs it.
 //
+// --duration-seconds S switches to soak mode (bench/soak.sh): after the warm-up, Place only,
+// C calls kept in flight for S seconds, then one "RESULT" line (calls, failures, p50/p99)
+// for scripts. Exit status 1 on any failed or wrong answer in either mode.
+//
 // Usage: grpc_load --target 127.0.0.1:PORT [--workload FILE] [--requests N] [--concurrency C]
 //                  [--channels K] [--rounds R] [--warmup W] [--deadline-ms D]
+//                  [--duration-seconds S]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +25,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,17 +59,22 @@ struct Options {
   int rounds = 3;
   int warmup = 1000;  // per method, before the first round; not reported
   int deadline_ms = 10000;
+  int duration_seconds = 0;  // > 0: soak mode (Place for this long instead of rounds)
 };
 
 constexpr char kUsage[] =
     "Usage: grpc_load --target HOST:PORT [--workload FILE] [--requests N] [--concurrency C]\n"
-    "                 [--channels K] [--rounds R] [--warmup W] [--deadline-ms D]\n";
+    "                 [--channels K] [--rounds R] [--warmup W] [--deadline-ms D]\n"
+    "                 [--duration-seconds S]\n";
 
 bool ParseFlags(int argc, char** argv, Options* options) {
-  std::map<std::string, int*> ints = {
-      {"--requests", &options->requests}, {"--concurrency", &options->concurrency},
-      {"--channels", &options->channels}, {"--rounds", &options->rounds},
-      {"--warmup", &options->warmup},     {"--deadline-ms", &options->deadline_ms}};
+  std::map<std::string, int*> ints = {{"--requests", &options->requests},
+                                      {"--concurrency", &options->concurrency},
+                                      {"--channels", &options->channels},
+                                      {"--rounds", &options->rounds},
+                                      {"--warmup", &options->warmup},
+                                      {"--deadline-ms", &options->deadline_ms},
+                                      {"--duration-seconds", &options->duration_seconds}};
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     std::string value;
@@ -85,7 +96,8 @@ bool ParseFlags(int argc, char** argv, Options* options) {
     } else if (flag == "--workload") {
       options->workload_file = value;
     } else if (auto it = ints.find(flag); it != ints.end()) {
-      if (!absl::SimpleAtoi(value, it->second) || *it->second < (flag == "--warmup" ? 0 : 1)) {
+      const bool zero_ok = flag == "--warmup" || flag == "--duration-seconds";
+      if (!absl::SimpleAtoi(value, it->second) || *it->second < (zero_ok ? 0 : 1)) {
         std::cerr << "grpc_load: " << flag << ": not a positive integer: '" << value << "'\n";
         return false;
       }
@@ -123,10 +135,12 @@ struct Result {
 };
 
 // Runs `count` unary calls of `method` with `concurrency` in flight, round-robin over
-// `stubs`, on one CompletionQueue. Adds to `result` unless `record` is false (warm-up).
+// `stubs`, on one CompletionQueue; with an `until` time, issues calls until then instead
+// (`count` is ignored). Adds to `result` unless `record` is false (warm-up).
 void RunPhase(std::vector<std::unique_ptr<grpc::GenericStub>>& stubs, const std::string& method,
-              const grpc::ByteBuffer& request, const std::string& expected, int count,
-              int concurrency, int deadline_ms, bool record, Result* result) {
+              const grpc::ByteBuffer& request, const std::string& expected, int64_t count,
+              int concurrency, int deadline_ms, bool record, Result* result,
+              std::optional<Clock::time_point> until = std::nullopt) {
   struct Call {
     grpc::ClientContext context;
     grpc::ByteBuffer response;
@@ -135,8 +149,10 @@ void RunPhase(std::vector<std::unique_ptr<grpc::GenericStub>>& stubs, const std:
     Clock::time_point start;
   };
   grpc::CompletionQueue cq;
-  int issued = 0;
-  int done = 0;
+  int64_t issued = 0;
+  int64_t done = 0;
+  // Soak mode: checking the clock once per completion costs nanoseconds next to a call.
+  auto more = [&]() { return until ? Clock::now() < *until : issued < count; };
   auto issue = [&]() {
     auto* call = new Call;
     call->context.set_deadline(std::chrono::system_clock::now() +
@@ -148,12 +164,12 @@ void RunPhase(std::vector<std::unique_ptr<grpc::GenericStub>>& stubs, const std:
     call->reader->Finish(&call->response, &call->status, call);
     ++issued;
   };
-  if (record) result->latencies_us.reserve(result->latencies_us.size() + count);
+  if (record && !until) result->latencies_us.reserve(result->latencies_us.size() + count);
   const Clock::time_point phase_start = Clock::now();
-  while (issued < count && issued - done < concurrency) issue();
+  while (more() && issued - done < concurrency) issue();
   void* tag = nullptr;
   bool ok = false;
-  while (done < count && cq.Next(&tag, &ok)) {
+  while (done < issued && cq.Next(&tag, &ok)) {
     std::unique_ptr<Call> call(static_cast<Call*>(tag));
     const double us = std::chrono::duration<double, std::micro>(Clock::now() - call->start).count();
     ++done;
@@ -168,7 +184,7 @@ void RunPhase(std::vector<std::unique_ptr<grpc::GenericStub>>& stubs, const std:
         if (ToBytes(call->response) != expected) ++result->mismatches;
       }
     }
-    if (issued < count) issue();
+    if (more()) issue();
   }
   if (record) result->seconds += std::chrono::duration<double>(Clock::now() - phase_start).count();
   cq.Shutdown();
@@ -255,31 +271,25 @@ int Run(const Options& options) {
   const gpufit::v1::Option& rec = place_response.decision().recommendation();
 
   std::cout << absl::StrFormat(
-      "gpufitd at %s; workload %s -> %s x%d, %d replica(s), %d options; catalog %s\n"
-      "%d requests per method per round, %d round(s), %d in flight over %d channel(s), "
-      "%d warm-up\n\n",
+      "gpufitd at %s; workload %s -> %s x%d, %d replica(s), %d options; catalog %s\n",
       options.target, place_response.decision().workload_name(), rec.accelerator(),
       rec.gpus_per_replica(), rec.replicas(), place_response.decision().options_size(),
-      place_response.decision().catalog_version(), options.requests, options.rounds,
-      options.concurrency, options.channels, options.warmup);
-
-  Result noop;
-  Result place;
-  if (options.warmup > 0) {
-    RunPhase(stubs, kHealthMethod, health_bytes, *health_reference, options.warmup,
-             options.concurrency, options.deadline_ms, false, &noop);
-    RunPhase(stubs, kPlaceMethod, place_bytes, *place_reference, options.warmup,
-             options.concurrency, options.deadline_ms, false, &place);
-  }
-  for (int round = 0; round < options.rounds; ++round) {
-    RunPhase(stubs, kHealthMethod, health_bytes, *health_reference, options.requests,
-             options.concurrency, options.deadline_ms, true, &noop);
-    RunPhase(stubs, kPlaceMethod, place_bytes, *place_reference, options.requests,
-             options.concurrency, options.deadline_ms, true, &place);
+      place_response.decision().catalog_version());
+  if (options.duration_seconds > 0) {
+    std::cout << absl::StrFormat("Place for %d s, %d in flight over %d channel(s), %d warm-up\n\n",
+                                 options.duration_seconds, options.concurrency, options.channels,
+                                 options.warmup);
+  } else {
+    std::cout << absl::StrFormat(
+        "%d requests per method per round, %d round(s), %d in flight over %d channel(s), "
+        "%d warm-up\n\n",
+        options.requests, options.rounds, options.concurrency, options.channels, options.warmup);
   }
 
-  std::cout << absl::StrFormat("%-28s %9s %7s %12s %9s %9s %9s %9s\n", "method", "calls", "errors",
-                               "calls/s", "p50 us", "p90 us", "p99 us", "max us");
+  auto header = [] {
+    std::cout << absl::StrFormat("%-28s %9s %7s %12s %9s %9s %9s %9s\n", "method", "calls",
+                                 "errors", "calls/s", "p50 us", "p90 us", "p99 us", "max us");
+  };
   auto row = [](const char* name, Result& r) {
     std::sort(r.latencies_us.begin(), r.latencies_us.end());
     const double rate = r.seconds > 0 ? (r.calls - r.errors) / r.seconds : 0;
@@ -293,6 +303,39 @@ int Run(const Options& options) {
     if (r.mismatches) std::cout << absl::StrFormat("    wrong answers: %d\n", r.mismatches);
     return rate;
   };
+
+  Result noop;
+  Result place;
+  if (options.duration_seconds > 0) {
+    if (options.warmup > 0) {
+      RunPhase(stubs, kPlaceMethod, place_bytes, *place_reference, options.warmup,
+               options.concurrency, options.deadline_ms, false, &place);
+    }
+    RunPhase(stubs, kPlaceMethod, place_bytes, *place_reference, 0, options.concurrency,
+             options.deadline_ms, true, &place,
+             Clock::now() + std::chrono::seconds(options.duration_seconds));
+    header();
+    const double rate = row("PlacementService/Place", place);
+    std::cout << absl::StrFormat(
+        "RESULT grpc calls=%d failures=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f\n", place.calls,
+        place.errors + place.mismatches, rate, Percentile(place.latencies_us, 0.50),
+        Percentile(place.latencies_us, 0.99));
+    return place.errors + place.mismatches == 0 ? 0 : 1;
+  }
+  if (options.warmup > 0) {
+    RunPhase(stubs, kHealthMethod, health_bytes, *health_reference, options.warmup,
+             options.concurrency, options.deadline_ms, false, &noop);
+    RunPhase(stubs, kPlaceMethod, place_bytes, *place_reference, options.warmup,
+             options.concurrency, options.deadline_ms, false, &place);
+  }
+  for (int round = 0; round < options.rounds; ++round) {
+    RunPhase(stubs, kHealthMethod, health_bytes, *health_reference, options.requests,
+             options.concurrency, options.deadline_ms, true, &noop);
+    RunPhase(stubs, kPlaceMethod, place_bytes, *place_reference, options.requests,
+             options.concurrency, options.deadline_ms, true, &place);
+  }
+
+  header();
   const double noop_rate = row("Health/Check (no-op)", noop);
   const double place_rate = row("PlacementService/Place", place);
   std::cout << absl::StrFormat(

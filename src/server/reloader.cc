@@ -63,16 +63,26 @@ bool ConfigReloader::Reload(std::string_view trigger) {
   Fingerprint fp;
   absl::StatusOr<std::string> text = Read(&fp);
   last_ = fp;
+  settling_.reset();
   return LoadLocked(text, trigger);
 }
 
 bool ConfigReloader::PollOnce() {
   std::lock_guard<std::mutex> lock(mu_);
   const Fingerprint now = Stat();
-  if (now.exists == last_.exists &&
-      (!now.exists || (now.mtime_ns == last_.mtime_ns && now.size == last_.size))) {
+  const auto same_stat = [](const Fingerprint& a, const Fingerprint& b) {
+    return a.exists == b.exists && (!a.exists || (a.mtime_ns == b.mtime_ns && a.size == b.size));
+  };
+  if (same_stat(now, last_)) {
+    settling_.reset();
     return false;
   }
+  // Changed: load only once a whole poll interval has passed without a further change.
+  if (!settling_.has_value() || !same_stat(now, *settling_)) {
+    settling_ = now;
+    return false;
+  }
+  settling_.reset();
   Fingerprint fp;
   absl::StatusOr<std::string> text = Read(&fp);
   const bool changed = fp.exists != last_.exists || fp.content_hash != last_.content_hash;

@@ -1,5 +1,8 @@
 // Hot reload of gpufitd's --config file: on SIGHUP (Reload) and when a poll sees the file
-// change (mtime, size, then a content hash, so a touch without edits is not a reload). A
+// change (mtime, size, then a content hash, so a touch without edits is not a reload) and
+// then unchanged at the next poll: a file being rewritten in place (`cat > file`) is read
+// once its writer has stopped, not half-written when the first half happens to be valid
+// YAML. (Write-then-rename, as ConfigMap volumes and most editors do, is atomic anyway.) A
 // valid file is installed atomically; an invalid one (syntax, fields, a deleted or truncated
 // file) is logged as one error line and the previous config keeps serving. Both outcomes are
 // counted in metrics. Thread-safe: reloads are serialised.
@@ -12,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -38,7 +42,8 @@ class ConfigReloader {
   absl::Status LoadInitial();
   // Loads the file now whatever its fingerprint says. True if the new config is in force.
   bool Reload(std::string_view trigger);
-  // Checks the file once; reloads if it changed. True if a reload was attempted.
+  // Checks the file once; reloads if it changed before the previous check and not since.
+  // True if a reload was attempted.
   bool PollOnce();
 
   // PollOnce() every `interval` on a background thread until StopPolling().
@@ -67,6 +72,8 @@ class ConfigReloader {
 
   std::mutex mu_;  // serialises loads; guards last_
   Fingerprint last_;
+  // What the previous poll saw when it differed from last_ (a change not yet loaded).
+  std::optional<Fingerprint> settling_;
 
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;

@@ -58,7 +58,9 @@ TEST(ConfigStoreTest, ConcurrentReadersAndSwaps) {
       }
     });
   }
-  for (int i = 0; i < 400; ++i) {
+  // Until the readers have run too: on a busy machine the writer could otherwise finish
+  // before any reader thread is scheduled, and the test would check nothing.
+  for (int i = 0; i < 400 || placements.load() < 400; ++i) {
     store.Swap(configs[i % configs.size()]);
     // Drop our own references too, so that swapped-out configs are freed while in use.
     if (i % 50 == 0) std::this_thread::yield();

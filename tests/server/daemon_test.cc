@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -247,7 +248,8 @@ TEST_F(DaemonTest, PortInUseIsAnError) {
   EXPECT_THAT(std::string(s.message()), StartsWith("--http-address: cannot listen on"));
 }
 
-// The poll path of ConfigReloader, driven by hand.
+// The poll path of ConfigReloader, driven by hand. A change is loaded by the poll after the
+// one that saw it, if the file has not changed again in between.
 TEST(ConfigReloaderTest, PollSeesContentChangesOnly) {
   TempFile file("poll.yaml");
   file.Write(kConfigV1);
@@ -263,23 +265,29 @@ TEST(ConfigReloaderTest, PollSeesContentChangesOnly) {
 
   file.Write(kConfigV1);  // same text, new mtime: not a reload
   EXPECT_FALSE(reloader.PollOnce());
+  EXPECT_FALSE(reloader.PollOnce());
   EXPECT_EQ(installs, 1);
 
   file.Write(kConfigV2);
+  EXPECT_FALSE(reloader.PollOnce());  // seen; loaded if unchanged at the next poll
+  EXPECT_EQ(installs, 1);
   EXPECT_TRUE(reloader.PollOnce());
   EXPECT_EQ(installs, 2);
   EXPECT_FALSE(reloader.PollOnce());
 
   file.Write("");  // truncated: a failed reload, once
+  EXPECT_FALSE(reloader.PollOnce());
   EXPECT_TRUE(reloader.PollOnce());
   EXPECT_FALSE(reloader.PollOnce());
   EXPECT_EQ(installs, 2);
 
   std::remove(file.path().c_str());  // deleted: another failed reload, once
+  EXPECT_FALSE(reloader.PollOnce());
   EXPECT_TRUE(reloader.PollOnce());
   EXPECT_FALSE(reloader.PollOnce());
 
   file.Write(kConfigV2);  // back
+  EXPECT_FALSE(reloader.PollOnce());
   EXPECT_TRUE(reloader.PollOnce());
   EXPECT_EQ(installs, 3);
 
@@ -288,6 +296,40 @@ TEST(ConfigReloaderTest, PollSeesContentChangesOnly) {
               Optional(2.0));
   EXPECT_THAT(MetricValue(text, "gpufit_config_reloads_total", {{"result", "failure"}}),
               Optional(2.0));
+}
+
+// A file rewritten in place (`cat > file`) whose first part is valid on its own, here kConfigV1
+// without its second workload: a poll between the two writes must not install the first
+// part (it would drop a workload); the whole file is installed once it stops changing.
+TEST(ConfigReloaderTest, HalfWrittenFileIsReadOnceItsWriterStops) {
+  TempFile file("inplace.yaml");
+  file.Write(kConfigV2);
+  std::ostringstream log;
+  Logger logger(&log);
+  metrics::Metrics metrics("0");
+  std::vector<size_t> installed_workloads;
+  ConfigReloader reloader(file.path(), &logger, &metrics.config(),
+                          [&](std::shared_ptr<const config::ServiceConfig> c) {
+                            installed_workloads.push_back(c->workloads.size());
+                          });
+  ASSERT_TRUE(reloader.LoadInitial().ok());
+  const std::string whole = kConfigV1;
+  const size_t cut = whole.find("  - name: tenant");
+  ASSERT_NE(cut, std::string::npos);
+  ASSERT_TRUE(config::ParseServiceConfig(whole.substr(0, cut), "first-part.yaml").ok())
+      << "the first part must be a valid config for this test to mean anything";
+
+  std::ofstream out(file.path(), std::ios::trunc);  // in place: same inode, no rename
+  out << whole.substr(0, cut) << std::flush;
+  EXPECT_FALSE(reloader.PollOnce());  // the writer may not be done
+  out << whole.substr(cut) << std::flush;
+  out.close();
+  EXPECT_FALSE(reloader.PollOnce());  // changed again since
+  EXPECT_TRUE(reloader.PollOnce());   // unchanged for a poll interval: read
+  EXPECT_EQ(installed_workloads, (std::vector<size_t>{1, 2}));
+  EXPECT_THAT(
+      MetricValue(metrics.Serialize(), "gpufit_config_reloads_total", {{"result", "failure"}}),
+      Optional(0.0));
 }
 
 TEST(ConfigReloaderTest, PollingThreadPicksUpChanges) {

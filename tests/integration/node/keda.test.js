@@ -4,11 +4,14 @@
 // asks gpufitd, which reads the live load from a real Prometheus server scraping a test
 // exporter whose value this test sets. Also gpufit.v1.AutoscalingService.Recommend for a
 // configured workload, and the failure modes: bad trigger metadata, a bad query and an
-// unreachable Prometheus give clear gRPC errors and a metric, and gpufitd keeps serving.
+// unreachable Prometheus give clear gRPC errors and a metric, and gpufitd keeps serving; a
+// Prometheus that goes away and comes back (behind a TCP proxy the test closes and reopens)
+// gives UNAVAILABLE while away and live values again once back.
 
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const YAML = require('yaml');
 const h = require('./lib/harness');
@@ -23,6 +26,7 @@ let dir;
 let exporter;
 let prometheus;
 let prometheusUrl;
+let proxy;  // in front of Prometheus; the configured workload's prometheus_url
 let daemon;
 let scaler;
 let autoscaling;
@@ -32,6 +36,46 @@ let autoscaling;
 // Our own Prometheus on a free loopback port, scraping the exporter (lib/keda.js) every second.
 async function startPrometheus(target) {
   return h.startPrometheus({dir, job: 'vllm', target: target, extraArgs: ['--query.lookback-delta=5s']});
+}
+
+// A TCP proxy to `port` that can go away (connection refused, open connections cut) and
+// come back on the same port: Prometheus as gpufitd sees it when the network or Prometheus
+// itself is down for a while.
+class TcpProxy {
+  constructor(targetPort) {
+    this.targetPort = targetPort;
+    this.sockets = new Set();
+    this.port = 0;
+  }
+
+  start(port = 0) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => { client.destroy(); upstream.destroy(); });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.port = this.server.address().port;
+        resolve();
+      });
+    });
+  }
+
+  stop() {
+    const closed = new Promise((resolve) => this.server.close(resolve));
+    for (const s of this.sockets) s.destroy();
+    return closed;
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
 }
 
 // Sets the exporter and waits until Prometheus answers the load query with it.
@@ -64,10 +108,12 @@ before(async () => {
   prometheus = started.child;
   prometheusUrl = started.url;
   await setLoad(0);
+  proxy = new TcpProxy(Number(new URL(prometheusUrl).port));
+  await proxy.start();
 
   const chat = h.readYamlFile(CHAT);
   chat.autoscaling = {
-    prometheus_url: prometheusUrl, query: LOAD_QUERY, accelerator: 'l4',
+    prometheus_url: proxy.url, query: LOAD_QUERY, accelerator: 'l4',
     scale_down_stabilization_seconds: 300,
   };
   const configFile = path.join(dir, 'gpufit.yaml');
@@ -88,6 +134,7 @@ after(async () => {
     h.removeDir(prometheus.storage);
   }
   if (exporter) await exporter.close();
+  if (proxy && proxy.server) await proxy.stop().catch(() => {});
   if (dir) h.removeDir(dir);
 });
 
@@ -247,6 +294,51 @@ test('a bad query and an unreachable Prometheus: clear errors, a metric, and gpu
   } finally {
     placement.close();
   }
+});
+
+test('Prometheus away and back: UNAVAILABLE naming it, counted, still serving; then live values again', async () => {
+  const viaProxy = ref(trigger({serverAddress: proxy.url}));
+  const getMetrics = () => h.call(scaler, 'GetMetrics', {scaledObjectRef: viaProxy, metricName: 's0-chat'});
+  const recommend = () => h.call(autoscaling, 'Recommend', {workloads: ['chat-llama3-8b']});
+  await setLoad(5);
+  assert.equal((await getMetrics()).metricValues[0].metricValueFloat, 5);
+  assert.equal((await recommend()).recommendations[0].load, 5);
+
+  const before = await h.scrape(daemon);
+  await proxy.stop();
+  const unreachable = new RegExp(`Prometheus at ${proxy.url.replace(/\./g, '\\.')} unreachable`);
+  const e1 = await h.expectGrpcError(getMetrics(), grpc.status.UNAVAILABLE, 'GetMetrics, Prometheus away');
+  assert.match(e1.details, /^scalerMetadata\.serverAddress: /);
+  assert.match(e1.details, unreachable);
+  const e2 = await h.expectGrpcError(h.call(scaler, 'IsActive', viaProxy), grpc.status.UNAVAILABLE,
+      'IsActive, Prometheus away');
+  assert.match(e2.details, unreachable);
+  const e3 = await h.expectGrpcError(recommend(), grpc.status.UNAVAILABLE, 'Recommend, Prometheus away');
+  assert.match(e3.details, /^chat-llama3-8b\.autoscaling\.prometheus_url: /);
+  assert.match(e3.details, unreachable);
+
+  // Counted, and everything that does not need Prometheus still answers.
+  const during = await h.scrape(daemon);
+  const delta = (name, labels) => (h.sampleValue(during, name, labels) || 0) - (h.sampleValue(before, name, labels) || 0);
+  assert.equal(delta('gpufit_keda_query_errors_total', {reason: 'unreachable'}), 3);
+  for (const method of ['GetMetrics', 'IsActive', 'Recommend']) {
+    assert.equal(delta('gpufit_keda_requests_total', {method, code: 'UNAVAILABLE'}), 1, method);
+  }
+  assert.equal((await h.call(scaler, 'GetMetricSpec', viaProxy)).metricSpecs.length, 1);
+  const placement = h.placementClient(daemon.grpcAddress);
+  try {
+    assert.ok((await h.call(placement, 'Place', {workload: h.workloadFromYaml(CHAT)})).decision.recommendation);
+  } finally {
+    placement.close();
+  }
+  assert.equal((await h.httpGet(`http://${daemon.httpAddress}/readyz`)).status, 200);
+
+  // Back, with a new value: it flows through every path again.
+  await setLoad(9);
+  await proxy.start(proxy.port);
+  assert.equal((await getMetrics()).metricValues[0].metricValueFloat, 9);
+  assert.equal((await h.call(scaler, 'IsActive', viaProxy)).result, true);
+  assert.equal((await recommend()).recommendations[0].load, 9);
 });
 
 test('SIGTERM with a StreamIsActive open: the stream ends and gpufitd exits cleanly', async () => {

@@ -42,6 +42,19 @@ class ConfigFile {
     this.lastMtimeMs = mtimeMs;
   }
 
+  // Rewrites the file where it is (open with O_TRUNC, write), as `cat > file` or an editor
+  // without write-then-rename does: a reader can see it empty or half-written.
+  writeInPlace(text) {
+    fs.writeFileSync(this.path, text);
+    const mtimeMs = Math.max(Date.now(), this.lastMtimeMs + 2000);
+    fs.utimesSync(this.path, new Date(mtimeMs), new Date(mtimeMs));
+    this.lastMtimeMs = mtimeMs;
+  }
+
+  remove() {
+    fs.rmSync(this.path);
+  }
+
   // A valid config: an L4 price and the given workloads.
   writeValid(l4Price, workloads) {
     this.write(YAML.stringify({prices: {l4: l4Price}, workloads}));
@@ -197,6 +210,62 @@ test('SIGHUP reloads the config; an invalid file on SIGHUP keeps the old one', a
     h.assertSameMessage(await place(client, WORKLOAD), decisionB, 'Place after the rejected SIGHUP reload');
     assert.equal(await reloads(daemon, 'success'), success0 + 1);
     assert.ok(daemon.running(), 'SIGHUP does not stop gpufitd');
+  } finally {
+    client.close();
+    const status = await daemon.stop();
+    assert.equal(status.code, 0, `gpufitd exit ${JSON.stringify(status)}`);
+  }
+});
+
+test('config deleted, half-written in place, garbage, then fixed: the old config serves and stays ready', async () => {
+  const dir = h.makeTempDir('reload-faults');
+  dirs.push(dir);
+  const config = new ConfigFile(dir);
+  config.writeValid(0.5, [WORKLOAD]);
+  const planA = cliPlan(dir, WORKLOAD, 0.5);
+  const planC = cliPlan(dir, WORKLOAD, 1.25);
+  // The file the last step writes; the half-written step is its first part, cut inside the
+  // flow mapping of the first line (a prefix no YAML parser accepts).
+  const textC = `prices: {l4: 1.25, a100-80gb: 3.0}\n${YAML.stringify({workloads: [WORKLOAD]})}`;
+  const halfC = textC.slice(0, textC.indexOf('a100-80gb') + 3);
+
+  const daemon = await h.startDaemon({config: config.path, args: ['--reload-poll-seconds', '1']});
+  const client = h.placementClient(daemon.grpcAddress);
+  try {
+    await waitForCost(daemon, WORKLOAD.name, planA.recommendation.cost_usd_per_hour, 'config A cost metric');
+    const decisionA = await place(client, WORKLOAD);
+    h.assertSameMessage(withoutVersion(decisionA), withoutVersion(planA), 'Place under config A');
+    const success0 = await reloads(daemon, 'success');
+
+    const faults = [
+      ['deleted', () => config.remove(), /: cannot read: No such file/],
+      ['half-written', () => config.writeInPlace(halfC), /invalid YAML/],
+      ['garbage', () => config.writeInPlace(Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0xff, 0x3a, 0x0a, 0x2d, 0x09, 0x5b])), /./],
+    ];
+    for (const [what, fault, message] of faults) {
+      const failuresBefore = await reloads(daemon, 'failure');
+      const logsBefore = daemon.findLogs((l) => l.msg === 'config reload failed').length;
+      fault();
+      // Polled until the daemon has read this state (its error names it), not an earlier one.
+      const logged = await h.waitFor(() => daemon.findLogs((l) => l.msg === 'config reload failed')
+          .slice(logsBefore).find((l) => message.test(l.error)),
+      {timeoutMs: RELOAD_TIMEOUT_MS, what: `"config reload failed" for the ${what} file`});
+      assert.equal(logged.config, config.path, `the log names the file (${what})`);
+      assert.ok(await reloads(daemon, 'failure') >= failuresBefore + 1, `reloads_total{result="failure"} (${what})`);
+      assert.ok(daemon.running(), `gpufitd running (${what})`);
+      assert.equal((await h.httpGet(`http://${daemon.httpAddress}/readyz`)).status, 200, `/readyz (${what})`);
+      h.assertSameMessage(await place(client, WORKLOAD), decisionA, `Place with the ${what} file (config A)`);
+      const cost = await metric(daemon, 'gpufit_workload_cost_usd_per_hour', {workload: WORKLOAD.name});
+      assert.ok(close(cost, planA.recommendation.cost_usd_per_hour), `cost metric unchanged (${what}): ${cost}`);
+      assert.equal(await reloads(daemon, 'success'), success0, `no successful reload (${what})`);
+    }
+
+    // Fixed: the rest of the write lands and the whole file is picked up.
+    config.writeInPlace(textC);
+    await waitForCost(daemon, WORKLOAD.name, planC.recommendation.cost_usd_per_hour, 'the fixed config');
+    h.assertSameMessage(withoutVersion(await place(client, WORKLOAD)), withoutVersion(planC), 'Place under the fixed config');
+    assert.ok(await reloads(daemon, 'success') >= success0 + 1);
+    assert.equal((await h.httpGet(`http://${daemon.httpAddress}/readyz`)).status, 200);
   } finally {
     client.close();
     const status = await daemon.stop();

@@ -2,11 +2,14 @@
 // SIGTERM under load: gpufitd drains (readiness 503, health NOT_SERVING), lets in-flight
 // calls finish within the grace and exits 0. Every call the client saw succeed carries the
 // right decision; every other call failed with UNAVAILABLE or CANCELLED, never a wrong answer
-// or another code.
+// or another code. Scheduler-extender calls (POST /filter) run alongside: each is answered
+// 200 with the right body or, after SIGTERM only, refused at the connection (the HTTP port
+// closes once the gRPC calls have drained); never another status or a wrong body.
 
 const {test, after} = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const h = require('./lib/harness');
 
@@ -17,11 +20,22 @@ const IN_FLIGHT = 200;        // concurrent Place calls kept outstanding
 const SIGNAL_AFTER = 400;     // completions before SIGTERM: the burst is under way
 const MAX_CALLS = 20000;      // bound on the whole burst
 const ALLOWED_FAILURES = new Set([grpc.status.UNAVAILABLE, grpc.status.CANCELLED]);
+const EXTENDER_IN_FLIGHT = 8;  // concurrent POST /filter calls, one connection each
+// How a client sees a closed listener or a connection closed before the answer.
+const REFUSED = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+
+// A filter call in Nodes mode (full node objects: no node cache needed).
+const EXTENDER_ARGS = {
+  Pod: {metadata: {name: 'p', namespace: 'serving', annotations: {
+    'gpufit.io/model': 'llama-3-8b', 'gpufit.io/precision': 'fp8'}}},
+  Nodes: {items: ['gpu-l4-0', 'gpu-l4-1', 'gpu-l4-2'].map((n) => h.l4NodeObject(n))},
+  NodeNames: null,
+};
 
 const dirs = [];
 after(() => dirs.forEach(h.removeDir));
 
-test('SIGTERM mid-burst: OK answers are right, the rest UNAVAILABLE/CANCELLED, exit 0', async () => {
+test('SIGTERM mid-burst (gRPC + extender): OK answers are right, the rest refused, exit 0', async () => {
   const dir = h.makeTempDir('shutdown');
   dirs.push(dir);
   const config = path.join(dir, 'gpufit.yaml');
@@ -39,6 +53,11 @@ test('SIGTERM mid-burst: OK answers are right, the rest UNAVAILABLE/CANCELLED, e
   const reference = (await h.call(client, 'Place', {workload})).decision;
   h.assertSameMessage(reference, expected, 'Place before shutdown');
   const referenceText = JSON.stringify(reference);
+  const filterUrl = `http://${daemon.httpAddress}/filter`;
+  const extenderReference = await h.httpPostJson(filterUrl, EXTENDER_ARGS);
+  assert.equal(extenderReference.status, 200, extenderReference.body);
+  assert.equal(JSON.parse(extenderReference.body).Error, '', extenderReference.body);
+  assert.equal(JSON.parse(extenderReference.body).Nodes.items.length, 3, 'the L4 nodes fit');
 
   const results = {ok: 0, wrong: [], failures: new Map(), unexpected: []};
   let issued = 0;
@@ -49,6 +68,43 @@ test('SIGTERM mid-burst: OK answers are right, the rest UNAVAILABLE/CANCELLED, e
   const signalPromise = new Promise((resolve) => { signalSent = resolve; });
 
   const afterSignal = {readyz: [], health: []};
+
+  // The extender load: EXTENDER_IN_FLIGHT calls outstanding until the port refuses them.
+  const ext = {issued: 0, ok: 0, refused: new Map(), unexpected: [], inFlightAtSignal: 0};
+  let extenderStop = false;
+  let extenderOutstanding = 0;
+  daemon.exited.then(() => { extenderStop = true; });
+  const extenderDone = new Promise((resolveExtender) => {
+    const issue = () => {
+      while (!extenderStop && extenderOutstanding < EXTENDER_IN_FLIGHT && ext.issued < MAX_CALLS) {
+        ++ext.issued;
+        ++extenderOutstanding;
+        const sentAfterSignal = signalled;
+        h.httpPostJson(filterUrl, EXTENDER_ARGS).then((res) => {
+          if (res.status === 200 && res.body === extenderReference.body) {
+            ++ext.ok;
+          } else {
+            ext.unexpected.push(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+          }
+        }, (err) => {
+          if (signalled && REFUSED.has(err.code)) {
+            ext.refused.set(err.code, (ext.refused.get(err.code) || 0) + 1);
+            extenderStop = true;
+          } else {
+            ext.unexpected.push(`${err.code || err.message} (sent ${sentAfterSignal ? 'after' : 'before'} SIGTERM)`);
+          }
+        }).finally(() => {
+          --extenderOutstanding;
+          if (extenderOutstanding === 0 && (extenderStop || ext.issued >= MAX_CALLS)) {
+            resolveExtender();
+          } else {
+            issue();
+          }
+        });
+      }
+    };
+    issue();
+  });
 
   await new Promise((resolveBurst) => {
     let outstanding = 0;
@@ -75,6 +131,7 @@ test('SIGTERM mid-burst: OK answers are right, the rest UNAVAILABLE/CANCELLED, e
           ++completed;
           if (!signalled && completed >= SIGNAL_AFTER) {
             signalled = true;
+            ext.inFlightAtSignal = extenderOutstanding;
             daemon.kill('SIGTERM');
             signalSent();
           }
@@ -117,6 +174,7 @@ test('SIGTERM mid-burst: OK answers are right, the rest UNAVAILABLE/CANCELLED, e
 
   // Exits by itself within the grace (bounded wait, generous slack for a loaded CI machine).
   const status = await h.withTimeout(daemon.exited, (GRACE_SECONDS + 30) * 1000);
+  const extenderSettled = await h.withTimeout(extenderDone.then(() => true), 60000, false);
   client.close();
   health.close();
   if (status === null) {
@@ -127,7 +185,9 @@ test('SIGTERM mid-burst: OK answers are right, the rest UNAVAILABLE/CANCELLED, e
   const summary = `issued ${issued}, ok ${results.ok}, ` +
       `failures ${JSON.stringify([...results.failures].map(([c, n]) => [h.statusName(c), n]))}, ` +
       `readyz after SIGTERM ${JSON.stringify(afterSignal.readyz.slice(-3))}, ` +
-      `health after SIGTERM ${JSON.stringify(afterSignal.health.slice(-3))}`;
+      `health after SIGTERM ${JSON.stringify(afterSignal.health.slice(-3))}; ` +
+      `extender: issued ${ext.issued}, ok ${ext.ok}, in flight at SIGTERM ${ext.inFlightAtSignal}, ` +
+      `refused ${JSON.stringify([...ext.refused])}`;
   console.log(`shutdown burst: ${summary}`);
 
   assert.ok(signalled, `SIGTERM was sent (${summary})`);
@@ -137,6 +197,104 @@ test('SIGTERM mid-burst: OK answers are right, the rest UNAVAILABLE/CANCELLED, e
   const failed = [...results.failures.values()].reduce((a, b) => a + b, 0);
   assert.equal(results.ok + failed, issued, `every call accounted for (${summary})`);
   assert.ok(results.ok >= SIGNAL_AFTER - IN_FLIGHT, `calls before SIGTERM succeeded (${summary})`);
+
+  assert.ok(extenderSettled, `every extender call settled (${summary})`);
+  assert.deepEqual(ext.unexpected.slice(0, 10), [], `extender calls with another outcome (${summary})`);
+  const refused = [...ext.refused.values()].reduce((a, b) => a + b, 0);
+  assert.equal(ext.ok + refused, ext.issued, `every extender call accounted for (${summary})`);
+  assert.ok(ext.inFlightAtSignal > 0, `extender calls were in flight at SIGTERM (${summary})`);
+  assert.ok(ext.ok > 0, `extender calls succeeded (${summary})`);
+});
+
+// One HTTP/1.1 connection driven by hand, so that a request can be left half-sent.
+class RawHttpConnection {
+  constructor(address) {
+    const [host, port] = address.split(':');
+    this.socket = net.connect(Number(port), host);
+    this.buffer = Buffer.alloc(0);
+    this.waiters = [];
+    this.closed = false;
+    this.socket.on('data', (chunk) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.waiters.forEach((w) => w());
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.waiters.forEach((w) => w());
+    });
+    this.socket.on('error', () => {});
+  }
+
+  static request(path, body) {
+    const data = Buffer.from(JSON.stringify(body));
+    const head = Buffer.from(`POST ${path} HTTP/1.1\r\nHost: gpufitd\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${data.length}\r\n\r\n`);
+    return Buffer.concat([head, data]);
+  }
+
+  write(bytes) {
+    return new Promise((resolve, reject) => this.socket.write(bytes, (err) => (err ? reject(err) : resolve())));
+  }
+
+  // The next whole response: {status, body}; rejects if the connection closes first.
+  readResponse() {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const end = this.buffer.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          const head = this.buffer.subarray(0, end).toString();
+          const length = Number((/content-length: *(\d+)/i.exec(head) || [0, 0])[1]);
+          if (this.buffer.length >= end + 4 + length) {
+            const body = this.buffer.subarray(end + 4, end + 4 + length).toString();
+            this.buffer = this.buffer.subarray(end + 4 + length);
+            this.waiters = this.waiters.filter((w) => w !== check);
+            resolve({status: Number(head.split(' ')[1]), body});
+            return;
+          }
+        }
+        if (this.closed) reject(new Error(`connection closed before a whole answer: ${this.buffer.toString().slice(0, 200)}`));
+      };
+      this.waiters.push(check);
+      check();
+    });
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+}
+
+test('SIGTERM while an extender request is being received: it is answered, then the port closes', async () => {
+  const daemon = await h.startDaemon({args: ['--shutdown-grace-seconds', String(GRACE_SECONDS)]});
+  const conn = new RawHttpConnection(daemon.httpAddress);
+  try {
+    // A first call on the connection: once answered, gpufitd has accepted the connection.
+    const request = RawHttpConnection.request('/filter', EXTENDER_ARGS);
+    await conn.write(request);
+    const first = await h.withTimeout(conn.readResponse(), 30000, {status: 'no answer'});
+    assert.equal(first.status, 200, first.body);
+
+    // The second call, half sent: gpufitd is reading it when SIGTERM arrives.
+    const half = Math.floor(request.length / 2);
+    await conn.write(request.subarray(0, half));
+    await h.sleep(300);  // lets the server's worker start reading (not a timing assertion)
+    daemon.kill('SIGTERM');
+    await daemon.waitForLog((l) => l.msg === 'shutting down' || l.msg === 'stopped', {what: 'shutdown to start'})
+        .catch(() => {});  // the process may already be on its way out
+    await conn.write(request.subarray(half));
+    const second = await h.withTimeout(conn.readResponse(), 30000, {status: 'no answer'});
+    assert.equal(second.status, 200, `the call in flight at SIGTERM is answered: ${second.body}`);
+    assert.equal(second.body, first.body, 'with the same answer');
+
+    // New calls are refused, and gpufitd exits 0.
+    const status = await h.withTimeout(daemon.exited, (GRACE_SECONDS + 30) * 1000);
+    assert.deepEqual(status, {code: 0, signal: null}, daemon.tail());
+    await assert.rejects(h.httpPostJson(`http://${daemon.httpAddress}/filter`, EXTENDER_ARGS),
+        (err) => err.code === 'ECONNREFUSED');
+  } finally {
+    conn.close();
+    daemon.kill('SIGKILL');
+  }
 });
 
 test('SIGTERM when idle exits 0 and logs nothing at error level', async () => {

@@ -475,6 +475,43 @@ function httpGet(url, {timeoutMs = 10000} = {}) {
   });
 }
 
+// A Kubernetes Node with two L4 GPUs, labelled as GPU Feature Discovery does (for the
+// scheduler extender and the node cache).
+function l4NodeObject(name, resourceVersion = 1) {
+  const alloc = {'cpu': '23860m', 'memory': '97630928Ki', 'pods': '110', 'nvidia.com/gpu': '2'};
+  return {
+    kind: 'Node', apiVersion: 'v1',
+    metadata: {
+      name, uid: `uid-${name}`, resourceVersion: String(resourceVersion),
+      labels: {
+        'kubernetes.io/hostname': name, 'nvidia.com/gpu.product': 'NVIDIA-L4',
+        'nvidia.com/gpu.count': '2', 'nvidia.com/gpu.memory': '23034', 'nvidia.com/mig.strategy': 'none',
+      },
+    },
+    status: {capacity: alloc, allocatable: alloc, conditions: [{type: 'Ready', status: 'True'}]},
+  };
+}
+
+// POSTs `body` (an object, sent as JSON) to `url`; resolves {status, headers, body} with the
+// body as text. One connection per request, like httpGet.
+function httpPostJson(url, body, {timeoutMs = 30000} = {}) {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = http.request(url, {
+      method: 'POST', timeout: timeoutMs, agent: false,
+      headers: {'Content-Type': 'application/json', 'Content-Length': data.length},
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({status: res.statusCode, headers: res.headers, body: text}));
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 // Parses the Prometheus text exposition format into [{name, labels, value}] (comments
 // skipped). Enough for the metrics gpufitd writes: no timestamps needed, escaped label values.
 function parsePrometheusText(text) {
@@ -577,6 +614,8 @@ module.exports = {
   listServicesByReflection,
   reflectionClient,
   httpGet,
+  httpPostJson,
+  l4NodeObject,
   makeTempDir,
   parsePrometheusText,
   placementClient,
