@@ -12,6 +12,7 @@ namespace gpufit::metrics {
 Metrics::Metrics(const std::string& build_version)
     : registry_(std::make_shared<prometheus::Registry>()),
       process_(std::make_unique<ProcessCollector>()),
+      tls_(std::make_unique<TlsProbe>(*registry_)),
       grpc_(std::make_unique<GrpcProbe>(*registry_)),
       decisions_(std::make_unique<DecisionProbe>(*registry_)),
       workloads_(std::make_unique<WorkloadProbe>(*registry_)),

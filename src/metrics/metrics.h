@@ -13,6 +13,7 @@
 #include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
 #include "metrics/keda_probe.h"
+#include "metrics/tls_probe.h"
 #include "metrics/workload_probe.h"
 
 namespace gpufit::metrics {
@@ -29,6 +30,7 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
+  TlsProbe& tls() { return *tls_; }
   GrpcProbe& grpc() { return *grpc_; }
   DecisionProbe& decisions() { return *decisions_; }
   WorkloadProbe& workloads() { return *workloads_; }
@@ -42,6 +44,7 @@ class Metrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<ProcessCollector> process_;
+  std::unique_ptr<TlsProbe> tls_;
   std::unique_ptr<GrpcProbe> grpc_;
   std::unique_ptr<DecisionProbe> decisions_;
   std::unique_ptr<WorkloadProbe> workloads_;

@@ -38,6 +38,7 @@ class ConfigReloader;
 class Extender;
 class KedaScaler;
 class PlacementServiceImpl;
+class TlsReloader;
 
 // The gpufitd release ("0.1.0"), from project(VERSION) in CMakeLists.txt.
 std::string_view DaemonVersion();
@@ -57,6 +58,14 @@ struct DaemonOptions {
   std::string tls_cert_path;    // PEM; with tls_key_path enables TLS on the gRPC port
   std::string tls_key_path;
   std::string tls_client_ca_path;  // PEM; requires and verifies client certificates (mTLS)
+  // HTTPS on the HTTP port (metrics, probes, extender), independent of the gRPC port's TLS:
+  // PEM, cert and key both or neither; a client CA requires client certificates (mTLS).
+  std::string http_tls_cert_path;
+  std::string http_tls_key_path;
+  std::string http_tls_client_ca_path;
+  // Plain HTTP with /healthz and /readyz only, for kubelet probes (which present no client
+  // certificate) when the HTTP port requires one. Empty = off.
+  std::string health_address;
   // Scheduler extender (server/extender.h): POST {prefix}/filter and {prefix}/prioritize on
   // the HTTP port.
   std::string extender_prefix;
@@ -112,6 +121,7 @@ class Daemon {
 
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_port_; }
+  int health_port() const { return health_port_; }  // 0 without --health-address
   bool ready() const { return ready_.load(); }
   const ConfigStore& store() const { return store_; }
   metrics::Metrics& metrics() { return metrics_; }
@@ -123,6 +133,7 @@ class Daemon {
   void Install(std::shared_ptr<const config::ServiceConfig> config);
   absl::Status StartGrpc();
   absl::Status StartHttp();
+  absl::Status StartHealthHttp();
   void StartNodeCache();
 
   const DaemonOptions options_;
@@ -130,6 +141,10 @@ class Daemon {
   metrics::Metrics metrics_;
   ConfigStore store_;
   std::unique_ptr<ConfigReloader> reloader_;
+  std::unique_ptr<TlsReloader> grpc_tls_;    // null without --tls-cert
+  std::unique_ptr<TlsReloader> http_tls_;    // null without --http-tls-cert
+  std::unique_ptr<HttpServer> health_http_;  // null without --health-address
+  int health_port_ = 0;
   std::unique_ptr<PlacementServiceImpl> service_;
   std::unique_ptr<KedaScaler> keda_;
   std::unique_ptr<AutoscalingServiceImpl> autoscaling_;

@@ -25,7 +25,18 @@ httplib::Server::Handler Adapt(HttpHandler handler) {
 
 }  // namespace
 
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) { Configure(); }
+
+absl::Status HttpServer::EnableTls(const TlsSetup& setup) {
+  auto server =
+      std::make_unique<httplib::SSLServer>([&setup](SSL_CTX& ctx) { return setup(&ctx); });
+  if (!server->is_valid()) return absl::InternalError("cannot set up the TLS context");
+  server_ = std::move(server);
+  Configure();
+  return absl::OkStatus();
+}
+
+void HttpServer::Configure() {
   // httplib's default sets SO_REUSEPORT, with which a second gpufitd on the same port would
   // bind fine and steal half the scrapes. SO_REUSEADDR alone still allows a quick restart.
   server_->set_socket_options([](socket_t sock) {
