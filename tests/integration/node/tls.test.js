@@ -287,3 +287,35 @@ test('a garbage replacement keeps the certificate in force and counts a failure'
     assert.equal((await daemon.stop()).code, 0);
   }
 });
+
+test('Prometheus scrapes /metrics over HTTPS with a client certificate; without one it cannot', async () => {
+  const daemon = await h.startDaemon({args: [
+    '--http-tls-cert', path.join(dir, 'server.pem'), '--http-tls-key', path.join(dir, 'server.key'),
+    '--http-tls-client-ca', path.join(dir, 'ca.pem')]});
+  const proms = [];
+  try {
+    const tlsConfig = {ca_file: path.join(dir, 'ca.pem')};
+    for (const [job, extra] of [['gpufit-mtls', {cert_file: path.join(dir, 'client.pem'), key_file: path.join(dir, 'client.key')}],
+      ['gpufit-nocert', {}]]) {
+      proms.push(await h.startPrometheus({dir, job, target: daemon.httpAddress,
+        scrape: {scheme: 'https', tls_config: {...tlsConfig, ...extra}}}));
+    }
+    const [withCert, withoutCert] = proms;
+    const expiry = await h.waitFor(async () => {
+      const r = await h.promQuery(withCert.url, 'gpufit_tls_certificate_expiry_timestamp_seconds{listener="http"}');
+      return r.length === 1 ? r[0].value : undefined;
+    }, {timeoutMs: 30000, intervalMs: 250, what: 'the TLS expiry metric scraped over mTLS'});
+    assert.ok(expiry > Date.now() / 1000);
+    const refused = await h.waitFor(async () => {
+      const r = await h.promQuery(withoutCert.url, 'up{job="gpufit-nocert"}');
+      return r.length === 1 ? r : undefined;
+    }, {timeoutMs: 30000, intervalMs: 250, what: 'a scrape result without a client certificate'});
+    assert.equal(refused[0].value, 0, 'a scrape without a client certificate fails');
+  } finally {
+    for (const p of proms) {
+      await p.child.stop();
+      h.removeDir(p.child.storage);
+    }
+    assert.equal((await daemon.stop()).code, 0);
+  }
+});
