@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -58,6 +59,12 @@ struct FileSet {
   absl::StatusOr<std::string> client_ca;
   std::string fingerprint;
 };
+
+// Larger PEM files are refused before OpenSSL sees them (a chain is a few KiB).
+constexpr size_t kMaxPemBytes = 1 << 20;
+
+// Encrypted keys are refused: without this callback OpenSSL would prompt on the terminal.
+int NoPassphrase(char*, int, int, void*) { return -1; }
 
 FileSet ReadFiles(const TlsFiles& files) {
   FileSet set{config::internal::ReadFileToString(files.cert_path),
@@ -143,6 +150,12 @@ absl::StatusOr<std::shared_ptr<const Identity>> Parse(const TlsFiles& files, con
   if (!set.cert.ok()) return read_error(files.cert_flag, set.cert.status());
   if (!set.key.ok()) return read_error(files.key_flag, set.key.status());
   if (!set.client_ca.ok()) return read_error(files.client_ca_flag, set.client_ca.status());
+  for (const auto& [text, flag, path] :
+       {std::tie(*set.cert, files.cert_flag, files.cert_path),
+        std::tie(*set.key, files.key_flag, files.key_path),
+        std::tie(*set.client_ca, files.client_ca_flag, files.client_ca_path)}) {
+    if (text.size() > kMaxPemBytes) return FileError(flag, path, "larger than 1 MiB");
+  }
 
   auto id = std::make_shared<Identity>();
   id->cert_pem = *set.cert;
@@ -157,7 +170,8 @@ absl::StatusOr<std::shared_ptr<const Identity>> Parse(const TlsFiles& files, con
 
   ERR_clear_error();
   BIO* bio = BIO_new_mem_buf(set.key->data(), static_cast<int>(set.key->size()));
-  id->key = bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  id->key =
+      bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(bio, nullptr, &NoPassphrase, nullptr);
   BIO_free(bio);
   if (id->key == nullptr) {
     return FileError(

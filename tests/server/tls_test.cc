@@ -47,6 +47,7 @@ key -x509 -keyout other-ca.key -out other-ca.pem -days 1 -subj /CN=other-ca
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
 key -keyout server.key -out server.csr -subj /CN=localhost
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 0x1001 -out server.pem -days 1 -extfile san.ext
+openssl pkey -in server.key -aes256 -passout pass:secret -out server-encrypted.key
 key -keyout server2.key -out server2.csr -subj /CN=localhost
 openssl x509 -req -in server2.csr -CA ca.pem -CAkey ca.key -set_serial 0x2002 -out server2.pem -days 1 -extfile san.ext
 key -keyout client.key -out client.csr -subj /CN=client
@@ -346,6 +347,8 @@ TEST_F(TlsTest, StartupRefusesUnusableFilesNamingTheFlag) {
   EXPECT_THAT(make("server.pem", "server.pem", "").message(), HasSubstr("--http-tls-key"));
   EXPECT_THAT(make("server.pem", "server2.key", "").message(),
               HasSubstr("does not match the certificate"));
+  EXPECT_THAT(make("server.pem", "server-encrypted.key", "").message(),
+              HasSubstr("no unencrypted PEM private key"));
   EXPECT_THAT(make("server.pem", "server.key", "client.key").message(),
               HasSubstr("--http-tls-client-ca"));
 }
