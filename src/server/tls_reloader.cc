@@ -97,8 +97,8 @@ absl::Status FileError(const std::string& flag, const std::string& path, std::st
   return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": ", std::string(why)));
 }
 
-// Every PEM certificate in `pem`, in order. A file that ends in something other than a
-// certificate (a truncated one, a key) is an error, not a shorter chain.
+// Every PEM certificate in `pem`, in order (other PEM blocks, such as a key in a combined
+// file, are skipped). A truncated or corrupt block is an error, not a shorter chain.
 absl::StatusOr<STACK_OF(X509) *> ReadCertificates(const std::string& pem, const std::string& flag,
                                                   const std::string& path) {
   ERR_clear_error();
