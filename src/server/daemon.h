@@ -141,13 +141,14 @@ class Daemon {
   metrics::Metrics metrics_;
   ConfigStore store_;
   std::unique_ptr<ConfigReloader> reloader_;
+  std::unique_ptr<PlacementServiceImpl> service_;
+  std::unique_ptr<KedaScaler> keda_;
+  std::unique_ptr<AutoscalingServiceImpl> autoscaling_;
+  // Before the servers that use them, so that they outlive them.
   std::unique_ptr<TlsReloader> grpc_tls_;    // null without --tls-cert
   std::unique_ptr<TlsReloader> http_tls_;    // null without --http-tls-cert
   std::unique_ptr<HttpServer> health_http_;  // null without --health-address
   int health_port_ = 0;
-  std::unique_ptr<PlacementServiceImpl> service_;
-  std::unique_ptr<KedaScaler> keda_;
-  std::unique_ptr<AutoscalingServiceImpl> autoscaling_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<k8s::NodeCache> node_cache_;
   std::unique_ptr<k8s::NodeWatcher> node_watcher_;
