@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "metrics/process_collector.h"
+#include "metrics/tls_probe.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 

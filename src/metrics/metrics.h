@@ -13,12 +13,12 @@
 #include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
 #include "metrics/keda_probe.h"
-#include "metrics/tls_probe.h"
 #include "metrics/workload_probe.h"
 
 namespace gpufit::metrics {
 
 class ProcessCollector;
+class TlsProbe;  // metrics/tls_probe.h
 
 // The Content-Type of Serialize()'s output.
 inline constexpr char kTextContentType[] = "text/plain; version=0.0.4; charset=utf-8";
