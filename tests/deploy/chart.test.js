@@ -376,10 +376,11 @@ test('the PrometheusRule as rendered passes promtool check rules', () => {
     const f = path.join(dir, 'rules.yaml');
     fs.writeFileSync(f, d.YAML.stringify(rule.spec));
     const r = d.run(d.PROMTOOL, ['check', 'rules', f]);
-    assert.match(r.stdout, /SUCCESS: 6 rules found/);
+    assert.match(r.stdout, /SUCCESS: 8 rules found/);
     const names = rule.spec.groups.flatMap((g) => g.rules.map((x) => x.alert)).sort();
     assert.deepEqual(names, ['GpufitConfigReloadFailing', 'GpufitDown', 'GpufitExtenderLatencyNearTimeout',
-      'GpufitFleetCostJump', 'GpufitHighErrorRatio', 'GpufitKedaQueryFailing']);
+      'GpufitFleetCostJump', 'GpufitHighErrorRatio', 'GpufitKedaQueryFailing',
+      'GpufitTlsCertificateExpiringSoon', 'GpufitTlsReloadFailing']);
   } finally {
     fs.rmSync(dir, {recursive: true, force: true});
   }
