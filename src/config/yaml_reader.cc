@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "simdjson.h"
 
 namespace gpufit::config::internal {
 namespace {
@@ -67,6 +68,19 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
 
 absl::StatusOr<YAML::Node> YamlReader::ParseTopLevelMap(std::string_view text,
                                                         std::string_view what) const {
+  // yaml-cpp passes any bytes through, but YAML is Unicode and these strings end up in
+  // metric labels and JSON, where invalid UTF-8 breaks the consumer (a Prometheus scrape).
+  if (!simdjson::validate_utf8(text.data(), text.size())) {
+    size_t line = 1;
+    for (size_t begin = 0; begin < text.size(); ++line) {
+      size_t end = text.find('\n', begin);
+      if (end == std::string_view::npos) end = text.size();
+      if (!simdjson::validate_utf8(text.data() + begin, end - begin)) break;
+      begin = end + 1;
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(filename_, ":", line, ": invalid UTF-8 (YAML files must be UTF-8)"));
+  }
   YAML::Node root;
   try {
     root.reset(YAML::Load(std::string(text)));

@@ -14,6 +14,7 @@
 #include "CbcSolver.hpp"
 #include "CoinMessageHandler.hpp"
 #include "CoinPackedMatrix.hpp"
+#include "CoinPackedVector.hpp"
 #include "OsiClpSolverInterface.hpp"
 #include "absl/strings/str_cat.h"
 
@@ -231,6 +232,45 @@ void FillSlack(const FleetProblem& pr, const FleetDemand& d,
   }
 }
 
+// Moves slices of demand `d` off choice `r` until its load fits `target` replicas, each slice
+// to the choice where it adds least (price x extra replicas). False if some slice has nowhere
+// else to go.
+bool MoveOff(const FleetProblem& pr, const FleetDemand& d, std::vector<std::vector<int>>& slices,
+             size_t r, double target) {
+  const size_t nr = d.bucket_choices.size();
+  std::vector<double> load(nr);
+  for (size_t q = 0; q < nr; ++q) load[q] = ChoiceLoad(d, slices, q);
+  auto replicas = [](double l) { return std::ceil(l - 1e-7); };
+  // Largest slices first: fewest moves.
+  std::vector<size_t> order(d.buckets.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return (slices[a][r] > 0 ? Load(d, a, r) : 0) > (slices[b][r] > 0 ? Load(d, b, r) : 0);
+  });
+  for (size_t b : order) {
+    while (slices[b][r] > 0 && load[r] > target + 1e-7) {
+      size_t best = nr;
+      double best_cost = std::numeric_limits<double>::infinity();
+      for (size_t q = 0; q < nr; ++q) {
+        if (q == r || d.buckets[b].capacity[q] <= 0) continue;
+        const double unit =
+            ResourcePrice(pr, d.bucket_choices[q].resource) * d.bucket_choices[q].gpus_per_replica;
+        const double extra = (replicas(load[q] + Load(d, b, q)) - replicas(load[q])) * unit;
+        if (extra < best_cost) {
+          best_cost = extra;
+          best = q;
+        }
+      }
+      if (best == nr) return false;
+      --slices[b][r];
+      ++slices[b][best];
+      load[r] -= Load(d, b, r);
+      load[best] += Load(d, b, best);
+    }
+  }
+  return load[r] <= target + 1e-7;
+}
+
 }  // namespace
 
 int FleetSolution::Gpus(int type) const {
@@ -385,100 +425,193 @@ struct Mip {
   }
 };
 
-std::mutex& CbcMutex() {
-  static std::mutex* m = new std::mutex;
-  return *m;
+// The MIP and where its variables are. Two kinds share one builder:
+//  - exact: the model of fleet_solver.h (integer slices, replicas per (demand, resource),
+//    GPUs per MIG pattern);
+//  - relaxed (the bound): slices continuous, and on a GPU type with MIG profiles the whole
+//    family (whole GPUs of any TP degree and every MIG profile) is pooled into one integer
+//    count of physical GPUs through its compute slices: a replica of profile p uses
+//    compute_slices(p) of the 7, a whole-GPU replica all 7 per GPU, and no layout uses more
+//    than 7. Every exact plan is feasible here at the same cost, so its optimum (and CBC's
+//    bound on it) is a lower bound for the exact problem. It has one integer per GPU family
+//    instead of a branch per near-identical slice, replica and pattern, which is where the
+//    exact model's search goes (a k/7 slice at k/7 of the price and throughput ties with
+//    every other way of buying the same capacity).
+struct Model {
+  Mip m;
+  std::vector<std::vector<int>> z, n;
+  std::vector<std::vector<std::vector<int>>> x;
+  std::vector<std::vector<int>> y;
+  std::vector<int> bought;
+  std::vector<int> pool_of_type;    // relaxed: per GPU type, its pool's row (-1: not pooled)
+  std::vector<double> pool_weight;  // relaxed: units per whole GPU of a pooled type
+};
+
+bool HasMig(const FleetGpuType& t) { return !t.mig_profiles.empty(); }
+
+// Compute slices (of 7) one replica of `choice` occupies on a GPU with MIG profiles.
+int ComputeSlices(const FleetProblem& pr, const FleetChoice& choice) {
+  const FleetResource& res = pr.resources[choice.resource];
+  if (res.profile < 0) return kComputeSlices * choice.gpus_per_replica;
+  return pr.gpu_types[res.gpu_type].mig_profiles[res.profile].compute_slices;
 }
 
-}  // namespace
-
-FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  FleetSolution heuristic = SolveFleetHeuristic(pr);
-  if (!options.exact) return heuristic;
+Model BuildModel(const FleetProblem& pr, bool relaxed, bool integer_slices = false) {
   const double inf = std::numeric_limits<double>::infinity();
   const size_t nd = pr.demands.size();
   const size_t nt = pr.gpu_types.size();
-  Mip m;
-  // Per type: row for "count - bought <= owned" and "count <= max"; per (type, profile): supply.
-  std::vector<int> cost_row(nt), limit_row(nt, -1);
+  Model model;
+  Mip& m = model.m;
+  // Per type: "count - bought <= owned", "count <= max"; exact: MIG supply per profile;
+  // relaxed: pooled units (below) used <= units bought.
+  std::vector<int> cost_row(nt), limit_row(nt, -1), pool_row(nt, -1);
+  std::vector<double> pool_weight(nt, 0);  // units per whole GPU of the type
   std::vector<std::vector<int>> supply_row(nt);
+  std::vector<std::pair<int, double>> pools;  // relaxed price pools: (row, $ per unit)
   for (size_t t = 0; t < nt; ++t) {
     const FleetGpuType& type = pr.gpu_types[t];
     cost_row[t] = m.AddRow(-inf, type.owned);
     if (type.max_count >= 0) limit_row[t] = m.AddRow(-inf, type.max_count);
+    if (relaxed && HasMig(type)) {
+      pool_row[t] = m.AddRow(-inf, 0);  // compute slices
+      pool_weight[t] = kComputeSlices;
+      continue;
+    }
     for (size_t p = 0; p < type.mig_profiles.size(); ++p)
       supply_row[t].push_back(m.AddRow(-inf, 0));
   }
-  auto add_usage = [&](int col, int resource, double per_unit) {
-    const FleetResource& res = pr.resources[resource];
-    if (res.profile < 0) {
-      m.Set(cost_row[res.gpu_type], col, per_unit);
-      if (limit_row[res.gpu_type] >= 0) m.Set(limit_row[res.gpu_type], col, per_unit);
+  if (relaxed) {
+    // Types bought one at a time whose prices are whole multiples of a cheaper one (MIG slices
+    // sold as types: k/7 of an A100 at k/7 of its price) pool too: a replica of weight w
+    // costs at least w x the unit price, and the units bought are a whole number.
+    std::vector<size_t> order(nt);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return pr.gpu_types[a].price_usd_per_hour < pr.gpu_types[b].price_usd_per_hour;
+    });
+    auto poolable = [&](const FleetGpuType& t) {
+      return !HasMig(t) && t.owned == 0 && t.max_count < 0 && t.price_usd_per_hour > 0;
+    };
+    for (size_t i = 0; i < order.size(); ++i) {
+      const FleetGpuType& base = pr.gpu_types[order[i]];
+      if (pool_row[order[i]] >= 0 || !poolable(base)) continue;
+      std::vector<std::pair<size_t, int>> members = {{order[i], 1}};
+      double unit = base.price_usd_per_hour;
+      for (size_t j = i + 1; j < order.size(); ++j) {
+        const FleetGpuType& other = pr.gpu_types[order[j]];
+        if (pool_row[order[j]] >= 0 || !poolable(other)) continue;
+        const double ratio = other.price_usd_per_hour / base.price_usd_per_hour;
+        const double k = std::round(ratio);
+        if (k < 1 || k > 16 || std::abs(ratio - k) > 1e-3 * ratio) continue;
+        members.emplace_back(order[j], static_cast<int>(k));
+        unit = std::min(unit, other.price_usd_per_hour / k);
+      }
+      if (members.size() < 2) continue;
+      const int row = m.AddRow(-inf, 0);
+      for (const auto& [t, w] : members) {
+        pool_row[t] = row;
+        pool_weight[t] = w;
+      }
+      pools.emplace_back(row, unit);
+    }
+  }
+  // Usage of `replicas` replicas of `choice` by column `col`.
+  auto add_usage = [&](int col, const FleetChoice& choice, double replicas) {
+    const FleetResource& res = pr.resources[choice.resource];
+    const int t = res.gpu_type;
+    if (pool_row[t] >= 0) {
+      const double units =
+          res.profile < 0 ? pool_weight[t] * choice.gpus_per_replica : ComputeSlices(pr, choice);
+      m.Set(pool_row[t], col, replicas * units);
+    } else if (res.profile < 0) {
+      m.Set(cost_row[t], col, replicas * choice.gpus_per_replica);
+      if (limit_row[t] >= 0) m.Set(limit_row[t], col, replicas * choice.gpus_per_replica);
     } else {
-      m.Set(supply_row[res.gpu_type][res.profile], col, per_unit);
+      m.Set(supply_row[t][res.profile], col, replicas);
     }
   };
-  std::vector<std::vector<int>> z(nd), n(nd);
-  std::vector<std::vector<std::vector<int>>> x(nd);
+  model.z.resize(nd);
+  model.n.resize(nd);
+  model.x.resize(nd);
   for (size_t d = 0; d < nd; ++d) {
     const FleetDemand& dem = pr.demands[d];
     if (!dem.bucketed()) {
       const int row = m.AddRow(1, 1);
       for (size_t c = 0; c < dem.choices.size(); ++c) {
         const int col = m.AddCol(0, 1, 0, true, absl::StrCat("z_", d, "_", c));
-        z[d].push_back(col);
+        model.z[d].push_back(col);
         m.Set(row, col, 1);
-        add_usage(col, dem.choices[c].resource,
-                  double(dem.choices[c].replicas) * dem.choices[c].gpus_per_replica);
+        add_usage(col, dem.choices[c], dem.choices[c].replicas);
       }
       continue;
     }
     const size_t nr = dem.bucket_choices.size();
-    std::vector<int> load_row(nr);
+    std::vector<int> load_row(nr, -1);
+    model.n[d].assign(nr, -1);
     for (size_t r = 0; r < nr; ++r) {
+      const FleetChoice& choice = dem.bucket_choices[r];
+      if (pool_row[pr.resources[choice.resource].gpu_type] >= 0) continue;  // pooled
       load_row[r] = m.AddRow(-inf, 0);
       const int col = m.AddCol(0, inf, 0, true, absl::StrCat("n_", d, "_", r));
-      n[d].push_back(col);
+      model.n[d][r] = col;
       m.Set(load_row[r], col, -1);
-      add_usage(col, dem.bucket_choices[r].resource, dem.bucket_choices[r].gpus_per_replica);
+      add_usage(col, choice, 1);
     }
-    x[d].assign(dem.buckets.size(), std::vector<int>(nr, -1));
+    model.x[d].assign(dem.buckets.size(), std::vector<int>(nr, -1));
     for (size_t b = 0; b < dem.buckets.size(); ++b) {
       const int row = m.AddRow(dem.slice_factor, dem.slice_factor);
       for (size_t r = 0; r < nr; ++r) {
         if (dem.buckets[b].capacity[r] <= 0) continue;
-        const int col =
-            m.AddCol(0, dem.slice_factor, 0, true, absl::StrCat("x_", d, "_", b, "_", r));
-        x[d][b][r] = col;
+        const int col = m.AddCol(0, dem.slice_factor, 0, !relaxed || integer_slices,
+                                 absl::StrCat("x_", d, "_", b, "_", r));
+        model.x[d][b][r] = col;
         m.Set(row, col, 1);
-        m.Set(load_row[r], col, Load(dem, b, r));
+        if (load_row[r] >= 0) {
+          m.Set(load_row[r], col, Load(dem, b, r));
+        } else {
+          add_usage(col, dem.bucket_choices[r], Load(dem, b, r));
+        }
       }
     }
   }
-  std::vector<std::vector<int>> y(nt);
-  std::vector<int> bought(nt);
+  model.y.resize(nt);
+  model.bought.resize(nt);
   for (size_t t = 0; t < nt; ++t) {
     const FleetGpuType& type = pr.gpu_types[t];
-    for (size_t k = 0; k < type.patterns.size(); ++k) {
-      const int col = m.AddCol(0, inf, 0, true, absl::StrCat("y_", t, "_", k));
-      y[t].push_back(col);
+    if (relaxed && HasMig(type)) {
+      const int col = m.AddCol(0, inf, 0, true, absl::StrCat("g_", t));
+      m.Set(pool_row[t], col, -kComputeSlices);
       m.Set(cost_row[t], col, 1);
       if (limit_row[t] >= 0) m.Set(limit_row[t], col, 1);
-      for (size_t p = 0; p < type.mig_profiles.size(); ++p) {
-        if (type.patterns[k].counts[p] > 0)
-          m.Set(supply_row[t][p], col, -type.patterns[k].counts[p]);
+    } else {
+      for (size_t k = 0; k < type.patterns.size(); ++k) {
+        const int col = m.AddCol(0, inf, 0, true, absl::StrCat("y_", t, "_", k));
+        model.y[t].push_back(col);
+        m.Set(cost_row[t], col, 1);
+        if (limit_row[t] >= 0) m.Set(limit_row[t], col, 1);
+        for (size_t p = 0; p < type.mig_profiles.size(); ++p) {
+          if (type.patterns[k].counts[p] > 0)
+            m.Set(supply_row[t][p], col, -type.patterns[k].counts[p]);
+        }
       }
     }
-    bought[t] = m.AddCol(0, inf, type.price_usd_per_hour, true, absl::StrCat("b_", t));
-    m.Set(cost_row[t], bought[t], -1);
+    model.bought[t] = m.AddCol(0, inf, type.price_usd_per_hour, true, absl::StrCat("b_", t));
+    m.Set(cost_row[t], model.bought[t], -1);
   }
+  for (size_t i = 0; i < pools.size(); ++i) {
+    const int col = m.AddCol(0, inf, pools[i].second, true, absl::StrCat("u_", i));
+    m.Set(pools[i].first, col, -1);
+  }
+  model.pool_of_type = pool_row;
+  model.pool_weight = pool_weight;
+  return model;
+}
 
+void LoadSolver(const Mip& m, OsiClpSolverInterface& solver) {
   const int ncols = static_cast<int>(m.lb.size());
   CoinPackedMatrix matrix(false, m.rows.data(), m.cols.data(), m.elems.data(),
                           static_cast<CoinBigIndex>(m.elems.size()));
   matrix.setDimensions(static_cast<int>(m.row_lb.size()), ncols);
-  OsiClpSolverInterface solver;
   solver.messageHandler()->setLogLevel(0);
   solver.setIntParam(OsiNameDiscipline, 1);
   solver.loadProblem(matrix, m.lb.data(), m.ub.data(), m.obj.data(), m.row_lb.data(),
@@ -487,10 +620,238 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     if (m.integer[c]) solver.setInteger(c);
     solver.setColName(c, m.names[c]);
   }
+}
 
-  // Stronger warm start: the LP relaxation rounded (largest remainder per bucket, the most
-  // chosen option per plain demand), then slack filled; also the heuristic's plan with its
-  // slack filled. The cheapest plan goes to CBC as its MIP start.
+std::mutex& CbcMutex() {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+struct CbcResult {
+  std::vector<double> values;  // best solution, empty if none
+  double bound = 0;            // proven lower bound on the model's optimum
+  bool proven = false;
+};
+
+// Runs CBC on `solver` (log off, wall-clock limit, relative gap). The caller holds CbcMutex.
+CbcResult RunCbc(const OsiClpSolverInterface& solver, double seconds, double gap, bool preprocess,
+                 const std::vector<std::pair<std::string, double>>& mipstart) {
+  CbcModel model(solver);
+  model.messageHandler()->setLogLevel(0);
+  if (!preprocess) {
+    // CbcMain1's root processing (CglPreProcess, Clp presolve) crashes on the relaxation
+    // (continuous slices; Debian CBC 2.10). It is small: plain branch and bound suffices.
+    model.solver()->setHintParam(OsiDoPresolveInInitial, false, OsiHintTry);
+    model.solver()->setHintParam(OsiDoPresolveInResolve, false, OsiHintTry);
+    model.setUseElapsedTime(true);
+    model.setMaximumSeconds(std::max(0.02, seconds));
+    model.setAllowableFractionGap(gap);
+    model.setNumberThreads(0);
+    model.initialSolve();
+    model.branchAndBound();
+  } else {
+    CbcMain0(model);
+    model.messageHandler()->setLogLevel(0);
+    if (!mipstart.empty()) model.setMIPStart(mipstart);
+    const std::string sec = absl::StrCat(std::max(0.02, seconds));
+    const std::string ratio = absl::StrCat(gap);
+    // No CglPreProcess: Debian's CBC 2.10 crashes in CglPreProcess::postProcess when the time
+    // limit falls at the wrong moment (reproducible with 1000 workloads and a 1 s limit).
+    const char* argv[] = {"gpufit", "-log",      "0",         "-timeMode",   "elapsed",
+                          "-sec",   sec.c_str(), "-ratioGap", ratio.c_str(), "-preprocess",
+                          "off",    "-solve",    "-quit"};
+    CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, model);
+  }
+  CbcResult out;
+  out.bound = model.getBestPossibleObjValue();
+  out.proven = model.isProvenOptimal();
+  if (model.bestSolution() != nullptr) {
+    out.values.assign(model.bestSolution(), model.bestSolution() + solver.getNumCols());
+  }
+  return out;
+}
+
+// Slices from (possibly fractional) x values: per bucket the whole parts, then the largest
+// remainders until slice_factor slices are placed.
+void RoundSlices(const FleetProblem& pr, const Model& model, const double* values,
+                 FleetSolution& r) {
+  const size_t nd = pr.demands.size();
+  r.choice.assign(nd, -1);
+  r.bucket_slices.assign(nd, {});
+  r.bucket_replicas.assign(nd, {});
+  for (size_t d = 0; d < nd; ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) {
+      double most = -1;
+      for (size_t c = 0; c < model.z[d].size(); ++c) {
+        if (values[model.z[d][c]] > most) {
+          most = values[model.z[d][c]];
+          r.choice[d] = static_cast<int>(c);
+        }
+      }
+      continue;
+    }
+    const size_t nr = dem.bucket_choices.size();
+    r.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      std::vector<std::pair<double, size_t>> rest;
+      int given = 0;
+      for (size_t c = 0; c < nr; ++c) {
+        const int col = model.x[d][b][c];
+        if (col < 0) continue;
+        const double v = std::max(0.0, values[col]);
+        const int whole = static_cast<int>(std::floor(v + 1e-9));
+        r.bucket_slices[d][b][c] = whole;
+        given += whole;
+        rest.emplace_back(-(v - whole), c);
+      }
+      std::sort(rest.begin(), rest.end());
+      for (size_t i = 0; given < dem.slice_factor && !rest.empty(); ++i, ++given) {
+        ++r.bucket_slices[d][b][rest[i % rest.size()].second];
+      }
+    }
+  }
+}
+
+// Slices from fractional x values without overflowing replicas: whole parts first, then each
+// bucket's remaining slices (largest load first) go where the load still fits in the
+// replicas the fractional plan rounds up to, preferring the resource the plan gave most of the
+// slice; failing that, where an extra replica costs least.
+void RoundSlicesWithinReplicas(const FleetProblem& pr, const Model& model, const double* values,
+                               FleetSolution& r) {
+  RoundSlices(pr, model, values, r);
+  for (size_t d = 0; d < pr.demands.size(); ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) continue;
+    const size_t nr = dem.bucket_choices.size();
+    std::vector<double> budget(nr, 0), load(nr, 0), unit(nr);
+    for (size_t r2 = 0; r2 < nr; ++r2) {
+      unit[r2] = ResourcePrice(pr, dem.bucket_choices[r2].resource) *
+                 dem.bucket_choices[r2].gpus_per_replica;
+    }
+    struct Piece {
+      double size;
+      size_t bucket;
+    };
+    std::vector<Piece> pending;
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      int given = 0;
+      for (size_t c = 0; c < nr; ++c) {
+        const int col = model.x[d][b][c];
+        if (col < 0) {
+          r.bucket_slices[d][b][c] = 0;
+          continue;
+        }
+        const double v = std::max(0.0, values[col]);
+        budget[c] += v * Load(dem, b, c);
+        const int whole = static_cast<int>(std::floor(v + 1e-9));
+        r.bucket_slices[d][b][c] = whole;
+        load[c] += whole * Load(dem, b, c);
+        given += whole;
+      }
+      double size = 0;
+      for (size_t c = 0; c < nr; ++c) {
+        if (model.x[d][b][c] >= 0) size = std::max(size, Load(dem, b, c));
+      }
+      for (; given < dem.slice_factor; ++given) pending.push_back({size, b});
+    }
+    for (double& v : budget) v = std::ceil(v - 1e-7);
+    std::stable_sort(pending.begin(), pending.end(),
+                     [](const Piece& a, const Piece& b) { return a.size > b.size; });
+    for (const Piece& piece : pending) {
+      const size_t b = piece.bucket;
+      size_t pick = nr;
+      double best_share = -1, best_extra = std::numeric_limits<double>::infinity();
+      for (size_t c = 0; c < nr; ++c) {
+        const int col = model.x[d][b][c];
+        if (col < 0) continue;
+        const double share = values[col] - std::floor(values[col] + 1e-9);
+        const double after = load[c] + Load(dem, b, c);
+        if (after <= budget[c] + 1e-7 && share > best_share) {
+          best_share = share;
+          pick = c;
+        }
+      }
+      if (pick == nr) {
+        for (size_t c = 0; c < nr; ++c) {
+          if (model.x[d][b][c] < 0) continue;
+          const double extra =
+              (std::ceil(load[c] + Load(dem, b, c) - 1e-7) - std::ceil(load[c] - 1e-7)) * unit[c];
+          if (extra < best_extra) {
+            best_extra = extra;
+            pick = c;
+          }
+        }
+        if (pick == nr) continue;
+        budget[pick] = std::max(budget[pick], std::ceil(load[pick] + Load(dem, b, pick) - 1e-7));
+      }
+      ++r.bucket_slices[d][b][pick];
+      load[pick] += Load(dem, b, pick);
+    }
+  }
+}
+
+// Per [demand][bucket][choice] of the relaxation: the choice that carries its slices when
+// every pooled family is served by its finest member (fewest units per replica: the 1g slice
+// of an A100 family), itself when not pooled, -1 when it cannot serve the bucket. One size per
+// family removes the ties between sizes that the pooling removed from the bound.
+std::vector<std::vector<std::vector<int>>> FinestMembers(const FleetProblem& pr,
+                                                         const Model& relaxed) {
+  std::vector<std::vector<std::vector<int>>> keep(pr.demands.size());
+  for (size_t d = 0; d < pr.demands.size(); ++d) {
+    const FleetDemand& dem = pr.demands[d];
+    if (!dem.bucketed()) continue;
+    const size_t nr = dem.bucket_choices.size();
+    auto pool = [&](size_t r) {
+      return relaxed.pool_of_type[pr.resources[dem.bucket_choices[r].resource].gpu_type];
+    };
+    auto weight = [&](size_t r) {
+      const FleetChoice& c = dem.bucket_choices[r];
+      const FleetResource& res = pr.resources[c.resource];
+      return res.profile >= 0 ? ComputeSlices(pr, c)
+                              : relaxed.pool_weight[res.gpu_type] * c.gpus_per_replica;
+    };
+    keep[d].assign(dem.buckets.size(), std::vector<int>(nr, -1));
+    for (size_t b = 0; b < dem.buckets.size(); ++b) {
+      for (size_t r = 0; r < nr; ++r) {
+        if (relaxed.x[d][b][r] < 0) continue;
+        keep[d][b][r] = static_cast<int>(r);
+        if (pool(r) < 0) continue;
+        for (size_t q = 0; q < nr; ++q) {
+          if (relaxed.x[d][b][q] >= 0 && pool(q) == pool(r) && weight(q) < weight(keep[d][b][r])) {
+            keep[d][b][r] = static_cast<int>(q);
+          }
+        }
+      }
+    }
+  }
+  return keep;
+}
+
+bool HasBuckets(const FleetProblem& pr) {
+  return std::any_of(pr.demands.begin(), pr.demands.end(),
+                     [](const FleetDemand& d) { return d.bucketed(); });
+}
+
+}  // namespace
+
+FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  FleetSolution heuristic = SolveFleetHeuristic(pr);
+  if (!options.exact) return heuristic;
+  const size_t nd = pr.demands.size();
+  const size_t nt = pr.gpu_types.size();
+  Model model = BuildModel(pr, /*relaxed=*/false);
+  const Mip& m = model.m;
+  OsiClpSolverInterface solver;
+  LoadSolver(m, solver);
+
+  // Warm starts: the heuristic's plan and roundings of LP solutions, each with its slack
+  // filled; the cheapest goes to CBC as its MIP start.
   FleetSolution start_plan = heuristic;
   auto finish = [&](FleetSolution& s) {
     for (size_t d = 0; d < nd; ++d) {
@@ -501,10 +862,40 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       for (size_t r = 0; r < dem.bucket_choices.size(); ++r)
         s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
     }
-    CountWhole(pr, s);
-    PackMig(pr, s);
-    s.feasible = WithinLimits(pr, s);
-    s.cost_usd_per_hour = FleetCost(pr, s);
+    auto evaluate = [&](FleetSolution& plan) {
+      CountWhole(pr, plan);
+      PackMig(pr, plan);
+      plan.feasible = WithinLimits(pr, plan);
+      plan.cost_usd_per_hour = FleetCost(pr, plan);
+    };
+    evaluate(s);
+    // FillSlack prices a MIG instance at its share of the GPU, so it cannot see that a few
+    // instances fewer empty a whole GPU (85 1g slices need 13 A100s, 84 only 12). Try shedding
+    // up to 7 replicas of each choice, judged by the plan's real cost.
+    for (int round = 0; round < 8 && s.feasible; ++round) {
+      bool improved = false;
+      for (size_t d = 0; d < nd && !improved; ++d) {
+        const FleetDemand& dem = pr.demands[d];
+        if (!dem.bucketed()) continue;
+        for (size_t r = 0; r < dem.bucket_choices.size() && !improved; ++r) {
+          const int have = s.bucket_replicas[d][r];
+          const bool mig = pr.resources[dem.bucket_choices[r].resource].profile >= 0;
+          for (int shed = 1; shed <= std::min(have, mig ? kComputeSlices : 1); ++shed) {
+            FleetSolution trial = s;
+            if (!MoveOff(pr, dem, trial.bucket_slices[d], r, have - shed)) break;
+            for (size_t q = 0; q < dem.bucket_choices.size(); ++q)
+              trial.bucket_replicas[d][q] = Replicas(dem, trial.bucket_slices[d], q);
+            evaluate(trial);
+            if (trial.feasible && trial.cost_usd_per_hour < s.cost_usd_per_hour - 1e-9) {
+              s = std::move(trial);
+              improved = true;
+              break;
+            }
+          }
+        }
+      }
+      if (!improved) break;
+    }
     if (s.feasible &&
         (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour)) {
       start_plan = s;
@@ -514,102 +905,82 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     FleetSolution filled = heuristic;
     finish(filled);
   }
-  // On a copy: CBC does its own root processing on the original.
-  OsiClpSolverInterface relaxation(solver);
-  relaxation.initialSolve();
-  if (relaxation.isProvenOptimal()) {
-    const double* lp = relaxation.getColSolution();
-    FleetSolution r;
-    r.choice.assign(nd, -1);
-    r.bucket_slices.assign(nd, {});
-    r.bucket_replicas.assign(nd, {});
-    for (size_t d = 0; d < nd; ++d) {
-      const FleetDemand& dem = pr.demands[d];
-      if (!dem.bucketed()) {
-        double most = -1;
-        for (size_t c = 0; c < z[d].size(); ++c) {
-          if (lp[z[d][c]] > most) {
-            most = lp[z[d][c]];
-            r.choice[d] = static_cast<int>(c);
-          }
-        }
-        continue;
-      }
-      const size_t nr = dem.bucket_choices.size();
-      r.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
-      for (size_t b = 0; b < dem.buckets.size(); ++b) {
-        std::vector<std::pair<double, size_t>> rest;
-        int given = 0;
-        for (size_t c = 0; c < nr; ++c) {
-          if (x[d][b][c] < 0) continue;
-          const double v = std::max(0.0, lp[x[d][b][c]]);
-          const int whole = static_cast<int>(std::floor(v + 1e-9));
-          r.bucket_slices[d][b][c] = whole;
-          given += whole;
-          rest.emplace_back(-(v - whole), c);
-        }
-        std::sort(rest.begin(), rest.end());
-        for (size_t i = 0; given < dem.slice_factor && !rest.empty(); ++i, ++given) {
-          ++r.bucket_slices[d][b][rest[i % rest.size()].second];
-        }
-      }
-    }
-    finish(r);
-  }
-  const FleetSolution& warm = start_plan;
-
-  FleetSolution best = start_plan;
-  std::vector<double> values;
-  double bound = 0;
-  bool proven = false;
   {
-    std::lock_guard<std::mutex> lock(CbcMutex());
-    CbcModel model(solver);
-    CbcMain0(model);
-    model.messageHandler()->setLogLevel(0);
-    if (warm.feasible) {
-      const FleetSolution& heuristic = warm;  // the start CBC gets
-      std::vector<std::pair<std::string, double>> mipstart;
-      for (size_t d = 0; d < nd; ++d) {
-        const FleetDemand& dem = pr.demands[d];
-        if (!dem.bucketed()) {
-          mipstart.emplace_back(m.names[z[d][heuristic.choice[d]]], 1.0);
-          continue;
-        }
-        for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
-          mipstart.emplace_back(m.names[n[d][r]], heuristic.bucket_replicas[d][r]);
-          for (size_t b = 0; b < dem.buckets.size(); ++b) {
-            if (x[d][b][r] >= 0 && heuristic.bucket_slices[d][b][r] > 0) {
-              mipstart.emplace_back(m.names[x[d][b][r]], heuristic.bucket_slices[d][b][r]);
-            }
-          }
-        }
-      }
-      for (size_t t = 0; t < nt; ++t) {
-        for (size_t k = 0; k < y[t].size(); ++k) {
-          if (heuristic.pattern_counts[t][k] > 0) {
-            mipstart.emplace_back(m.names[y[t][k]], heuristic.pattern_counts[t][k]);
-          }
-        }
-        mipstart.emplace_back(m.names[bought[t]], std::max(0, heuristic.Gpus(static_cast<int>(t)) -
-                                                                  pr.gpu_types[t].owned));
-      }
-      model.setMIPStart(mipstart);
-    }
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const std::string seconds = absl::StrCat(std::max(0.05, options.time_limit_seconds - elapsed));
-    const std::string gap = absl::StrCat(options.relative_gap);
-    const char* argv[] = {"gpufit",        "-log",      "0",         "-timeMode", "elapsed", "-sec",
-                          seconds.c_str(), "-ratioGap", gap.c_str(), "-solve",    "-quit"};
-    CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, model);
-    bound = model.getBestPossibleObjValue();
-    proven = model.isProvenOptimal();
-    if (model.bestSolution() != nullptr) {
-      values.assign(model.bestSolution(), model.bestSolution() + ncols);
+    // On a copy: CBC does its own root processing on the original.
+    OsiClpSolverInterface relaxation(solver);
+    relaxation.initialSolve();
+    if (relaxation.isProvenOptimal()) {
+      FleetSolution r;
+      RoundSlices(pr, model, relaxation.getColSolution(), r);
+      finish(r);
     }
   }
-  if (!values.empty()) {
+
+  // What the heuristic and LP rounding give on their own (reported as the warm start).
+  const double warm_start_cost =
+      start_plan.feasible ? start_plan.cost_usd_per_hour : std::numeric_limits<double>::infinity();
+  std::lock_guard<std::mutex> lock(CbcMutex());
+  // Bucketed demands: prove a bound on the pooled relaxation first (BuildModel), and round
+  // its plan as another start. It gets up to half the time.
+  double proven_bound = 0;
+  std::vector<std::vector<std::vector<double>>> relaxed_x;  // its slices, [demand][bucket][choice]
+  std::vector<int> relaxed_pool_of_type;
+  std::vector<std::vector<double>> relaxed_n;  // its replicas, [demand][choice]; -1 pooled
+  std::vector<double> relaxed_pool_weight;
+  // Per [demand][bucket][choice]: the choice its slices go to when each pooled family is
+  // served by its finest member (itself when not pooled; -1 when it cannot serve the bucket).
+  std::vector<std::vector<std::vector<int>>> keep_of;
+  if (HasBuckets(pr)) {
+    Model relaxed = BuildModel(pr, /*relaxed=*/true);
+    OsiClpSolverInterface rsolver;
+    LoadSolver(relaxed.m, rsolver);
+    const double budget = 0.5 * (options.time_limit_seconds - Seconds(start));
+    const CbcResult rr =
+        RunCbc(rsolver, budget, std::min(options.relative_gap, 1e-3), /*preprocess=*/false, {});
+    // An infeasible relaxation reports a huge bound; the exact model then has no plan either
+    // and the bound is left to CBC there.
+    if (std::isfinite(rr.bound) && rr.bound < 1e20) proven_bound = std::max(proven_bound, rr.bound);
+    if (!rr.values.empty()) {
+      FleetSolution r;
+      RoundSlices(pr, relaxed, rr.values.data(), r);
+      finish(r);
+      FleetSolution fit;
+      RoundSlicesWithinReplicas(pr, relaxed, rr.values.data(), fit);
+      finish(fit);
+      keep_of = FinestMembers(pr, relaxed);
+      // The same with each pooled family's slices on its finest member: replicas then round
+      // up once per family (1g slices packing 7 to a GPU), not once per size.
+      std::vector<double> finest = rr.values;
+      for (size_t d = 0; d < nd; ++d) {
+        for (size_t b = 0; b < keep_of[d].size(); ++b) {
+          for (size_t r = 0; r < keep_of[d][b].size(); ++r) {
+            const int keep = keep_of[d][b][r];
+            if (keep < 0 || keep == static_cast<int>(r)) continue;
+            finest[relaxed.x[d][b][keep]] += finest[relaxed.x[d][b][r]];
+            finest[relaxed.x[d][b][r]] = 0;
+          }
+        }
+      }
+      FleetSolution fit_finest;
+      RoundSlicesWithinReplicas(pr, relaxed, finest.data(), fit_finest);
+      finish(fit_finest);
+      relaxed_pool_of_type = relaxed.pool_of_type;
+      relaxed_pool_weight = relaxed.pool_weight;
+      relaxed_x.resize(nd);
+      relaxed_n.resize(nd);
+      for (size_t d = 0; d < nd; ++d) {
+        for (int col : relaxed.n[d]) relaxed_n[d].push_back(col < 0 ? -1 : rr.values[col]);
+        relaxed_x[d].resize(relaxed.x[d].size());
+        for (size_t b = 0; b < relaxed.x[d].size(); ++b) {
+          for (int col : relaxed.x[d][b]) relaxed_x[d][b].push_back(col < 0 ? 0 : rr.values[col]);
+        }
+      }
+    }
+  }
+
+  // A plan from CBC's values for the exact model (replicas recomputed: the fewest carrying
+  // the assigned load).
+  auto from_values = [&](const std::vector<double>& values) {
     FleetSolution s;
     s.choice.assign(nd, -1);
     s.bucket_slices.assign(nd, {});
@@ -617,8 +988,8 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     for (size_t d = 0; d < nd; ++d) {
       const FleetDemand& dem = pr.demands[d];
       if (!dem.bucketed()) {
-        for (size_t c = 0; c < z[d].size(); ++c) {
-          if (values[z[d][c]] > 0.5) s.choice[d] = static_cast<int>(c);
+        for (size_t c = 0; c < model.z[d].size(); ++c) {
+          if (values[model.z[d][c]] > 0.5) s.choice[d] = static_cast<int>(c);
         }
         continue;
       }
@@ -626,39 +997,203 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
       s.bucket_slices[d].assign(dem.buckets.size(), std::vector<int>(nr, 0));
       for (size_t b = 0; b < dem.buckets.size(); ++b) {
         for (size_t r = 0; r < nr; ++r) {
-          if (x[d][b][r] >= 0)
-            s.bucket_slices[d][b][r] = static_cast<int>(std::lround(values[x[d][b][r]]));
+          if (model.x[d][b][r] >= 0)
+            s.bucket_slices[d][b][r] = static_cast<int>(std::lround(values[model.x[d][b][r]]));
         }
       }
       s.bucket_replicas[d].assign(nr, 0);
-      // Recompute rather than trust n: the fewest replicas carrying the assigned load.
       for (size_t r = 0; r < nr; ++r)
         s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
     }
     CountWhole(pr, s);
     s.pattern_counts.assign(nt, {});
     for (size_t t = 0; t < nt; ++t) {
-      for (int col : y[t])
+      for (int col : model.y[t])
         s.pattern_counts[t].push_back(static_cast<int>(std::lround(values[col])));
     }
     s.feasible = WithinLimits(pr, s);
     s.cost_usd_per_hour = FleetCost(pr, s);
-    if (s.feasible && (!best.feasible || s.cost_usd_per_hour <= best.cost_usd_per_hour + 1e-9)) {
-      best = std::move(s);
-      best.method = proven ? "mip" : "mip-timeout";
+    return s;
+  };
+  auto mipstart_of = [&](const FleetSolution& warm) {
+    std::vector<std::pair<std::string, double>> mipstart;
+    if (!warm.feasible) return mipstart;
+    for (size_t d = 0; d < nd; ++d) {
+      const FleetDemand& dem = pr.demands[d];
+      if (!dem.bucketed()) {
+        mipstart.emplace_back(m.names[model.z[d][warm.choice[d]]], 1.0);
+        continue;
+      }
+      for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+        mipstart.emplace_back(m.names[model.n[d][r]], warm.bucket_replicas[d][r]);
+        for (size_t b = 0; b < dem.buckets.size(); ++b) {
+          if (model.x[d][b][r] >= 0 && warm.bucket_slices[d][b][r] > 0) {
+            mipstart.emplace_back(m.names[model.x[d][b][r]], warm.bucket_slices[d][b][r]);
+          }
+        }
+      }
+    }
+    for (size_t t = 0; t < nt; ++t) {
+      for (size_t k = 0; k < model.y[t].size(); ++k) {
+        if (warm.pattern_counts[t][k] > 0) {
+          mipstart.emplace_back(m.names[model.y[t][k]], warm.pattern_counts[t][k]);
+        }
+      }
+      mipstart.emplace_back(m.names[model.bought[t]],
+                            std::max(0, warm.Gpus(static_cast<int>(t)) - pr.gpu_types[t].owned));
+    }
+    return mipstart;
+  };
+  auto close_enough = [&]() {
+    return start_plan.feasible && start_plan.cost_usd_per_hour > 0 &&
+           (start_plan.cost_usd_per_hour - proven_bound) / start_plan.cost_usd_per_hour <=
+               options.relative_gap;
+  };
+  // The proven bound as a row: CBC's root bound starts there and its gap test uses it.
+  // (Added only when there is one: CglPreProcess crashes on a free row.)
+  auto objective_row = [&]() {
+    CoinPackedVector objective;
+    for (size_t t = 0; t < nt; ++t) {
+      if (pr.gpu_types[t].price_usd_per_hour != 0)
+        objective.insert(model.bought[t], pr.gpu_types[t].price_usd_per_hour);
+    }
+    return objective;
+  };
+  if (proven_bound > 0) {
+    solver.addRow(objective_row(), proven_bound - 1e-6 - 1e-9 * proven_bound, solver.getInfinity());
+  }
+
+  // Restricted exact model: each pooled family served by its finest member only (below). No
+  // symmetric alternatives left, so CBC settles the rounding of the relaxation quickly; its
+  // bound is not a bound of the full problem and is not used. Without pools it would be the
+  // full model again, so it is skipped.
+  const bool any_pool = std::any_of(relaxed_pool_of_type.begin(), relaxed_pool_of_type.end(),
+                                    [](int row) { return row >= 0; });
+  if (!relaxed_x.empty() && any_pool && !close_enough()) {
+    OsiClpSolverInterface restricted(solver);
+    FleetSolution warm = start_plan;  // moved onto the finest members: a start CBC accepts
+    std::vector<std::vector<bool>> profile_used(nt);  // MIG profiles the finest members use
+    for (size_t t = 0; t < nt; ++t)
+      profile_used[t].assign(pr.gpu_types[t].mig_profiles.size(), false);
+    for (size_t d = 0; d < nd; ++d) {
+      const FleetDemand& dem = pr.demands[d];
+      if (!dem.bucketed()) continue;
+      for (size_t b = 0; b < dem.buckets.size(); ++b) {
+        for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
+          const int keep = keep_of[d][b][r];
+          if (keep < 0) continue;
+          if (keep == static_cast<int>(r)) {
+            const FleetResource& res = pr.resources[dem.bucket_choices[r].resource];
+            if (res.profile >= 0) profile_used[res.gpu_type][res.profile] = true;
+            continue;
+          }
+          restricted.setColUpper(model.x[d][b][r], 0);
+          if (warm.feasible) {
+            warm.bucket_slices[d][b][keep] += warm.bucket_slices[d][b][r];
+            warm.bucket_slices[d][b][r] = 0;
+          }
+        }
+      }
+      if (warm.feasible) {
+        for (size_t r = 0; r < dem.bucket_choices.size(); ++r)
+          warm.bucket_replicas[d][r] = Replicas(dem, warm.bucket_slices[d], r);
+      }
+    }
+    if (warm.feasible) {
+      CountWhole(pr, warm);
+      PackMig(pr, warm);
+      warm.feasible = WithinLimits(pr, warm);
+    }
+    // Only layouts of the profiles still in use (7x1g.10gb when only 1g slices are left), and
+    // those the start uses (first-fit may file a part-filled GPU under a wider layout).
+    for (size_t t = 0; t < nt; ++t) {
+      for (size_t k = 0; k < model.y[t].size(); ++k) {
+        if (warm.feasible && warm.pattern_counts[t][k] > 0) continue;
+        const std::vector<int>& counts = pr.gpu_types[t].patterns[k].counts;
+        for (size_t p = 0; p < counts.size(); ++p) {
+          if (counts[p] > 0 && !profile_used[t][p]) restricted.setColUpper(model.y[t][k], 0);
+        }
+      }
+    }
+    const CbcResult rr = RunCbc(restricted, 0.5 * (options.time_limit_seconds - Seconds(start)),
+                                options.relative_gap, /*preprocess=*/true, mipstart_of(warm));
+    if (!rr.values.empty()) {
+      FleetSolution s = from_values(rr.values);
+      s.method = "heuristic";  // a restricted search: no proof on its own
+      if (s.feasible &&
+          (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour - 1e-9)) {
+        start_plan = std::move(s);
+      }
     }
   }
-  best.heuristic_cost_usd_per_hour =
-      start_plan.feasible ? start_plan.cost_usd_per_hour : std::numeric_limits<double>::infinity();
-  // The LP bound is valid whatever CBC's status; clamp numerical noise.
+
+  // Without pools: the exact model with the relaxation's replica counts as caps. When the
+  // relaxation's plan survives integer slices (it often does at low rates, where rounding
+  // alone overflows a replica), CBC finds it as a feasibility question.
+  if (!relaxed_n.empty() && !any_pool && !close_enough()) {
+    OsiClpSolverInterface capped(solver);
+    for (size_t d = 0; d < nd; ++d) {
+      for (size_t r = 0; r < relaxed_n[d].size(); ++r) {
+        if (model.n[d].empty() || model.n[d][r] < 0 || relaxed_n[d][r] < 0) continue;
+        capped.setColUpper(model.n[d][r], std::round(relaxed_n[d][r]));
+      }
+    }
+    const CbcResult rr = RunCbc(capped, 0.3 * (options.time_limit_seconds - Seconds(start)),
+                                options.relative_gap, /*preprocess=*/true, {});
+    if (!rr.values.empty()) {
+      FleetSolution s = from_values(rr.values);
+      s.method = "heuristic";
+      if (s.feasible &&
+          (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour - 1e-9)) {
+        start_plan = std::move(s);
+      }
+    }
+  }
+
+  // Still short of the gap: the same pooled relaxation with whole slices. Coarse buckets (4x4
+  // with 4 slices each) leave continuous slices a percent or so below the optimum; whole ones
+  // close most of that, and pooling still keeps CBC off the ties between sizes.
+  // (Without pools it would be the exact model itself: the full MIP below does that.)
+  if (any_pool && !close_enough() && options.time_limit_seconds - Seconds(start) > 0.05) {
+    Model pooled = BuildModel(pr, /*relaxed=*/true, /*integer_slices=*/true);
+    OsiClpSolverInterface psolver;
+    LoadSolver(pooled.m, psolver);
+    const CbcResult rr = RunCbc(psolver, 0.5 * (options.time_limit_seconds - Seconds(start)),
+                                0.5 * options.relative_gap, /*preprocess=*/true, {});
+    if (std::isfinite(rr.bound) && rr.bound < 1e20 && rr.bound > proven_bound) {
+      proven_bound = rr.bound;
+      solver.addRow(objective_row(), proven_bound - 1e-6 - 1e-9 * proven_bound,
+                    solver.getInfinity());
+    }
+  }
+
+  FleetSolution best = start_plan;
+  bool proven = false;
+  double bound = proven_bound;
+  const bool skipped = close_enough();
+  if (!skipped) {
+    const CbcResult rr = RunCbc(solver, options.time_limit_seconds - Seconds(start),
+                                options.relative_gap, /*preprocess=*/true, mipstart_of(start_plan));
+    if (std::isfinite(rr.bound) && rr.bound < 1e20) bound = std::max(bound, rr.bound);
+    proven = rr.proven;
+    if (!rr.values.empty()) {
+      FleetSolution s = from_values(rr.values);
+      if (s.feasible && (!best.feasible || s.cost_usd_per_hour <= best.cost_usd_per_hour + 1e-9)) {
+        best = std::move(s);
+        best.method = proven ? "mip" : "mip-timeout";
+      }
+    }
+  }
+  best.heuristic_cost_usd_per_hour = warm_start_cost;
+  // Proven bounds are valid whatever CBC's status; clamp numerical noise.
   best.lower_bound_usd_per_hour = std::min(bound, best.cost_usd_per_hour);
   if (!std::isfinite(best.lower_bound_usd_per_hour)) best.lower_bound_usd_per_hour = 0;
   best.gap = best.cost_usd_per_hour > 0
                  ? (best.cost_usd_per_hour - best.lower_bound_usd_per_hour) / best.cost_usd_per_hour
                  : 0;
-  best.optimal = best.feasible && (proven || best.gap <= 1e-9);
-  best.solve_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (skipped) best.method = "mip";
+  best.optimal = best.feasible && (proven || best.gap <= options.relative_gap + 1e-12);
+  best.solve_seconds = Seconds(start);
   return best;
 }
 

@@ -10,6 +10,24 @@
 // (t, profile); whole + Σk y - bought <= owned; whole + Σk y <= max. Objective Σ price·bought.
 // Slices and patterns are aggregated counts, not per-instance binaries: no symmetric copies.
 //
+// Bucketed demands (Mélange) add three steps before that MIP, which is where the issue's
+// "within 1% in under a second" comes from:
+//  1. Bound: a pooled relaxation (slices continuous; every GPU family whose sizes are whole
+//     multiples of one unit, i.e. an A100 with its MIG profiles in compute slices, or types
+//     priced at whole multiples of a cheaper one, becomes one integer count) solved by CBC.
+//     It removes the near-ties between a k/7 slice and k/7 of a GPU that stall CBC on the
+//     exact model, and its optimum is a proven lower bound for the exact problem.
+//  2. Primal: the relaxation's slices rounded and slack-filled, and the exact model
+//     restricted to the finest member of each pool (1g slices in 7x1g layouts) solved by CBC
+//     from the best start: symmetry broken, so it settles the rounding quickly. With nothing
+//     to pool, the exact model with the relaxation's replica counts as upper bounds instead.
+//     Every start is improved locally: slices moved into other replicas' spare capacity, and
+//     replicas shed when the plan's real cost drops (a few 1g slices fewer empty an A100).
+//  3. If the best plan is within `relative_gap` of the bound, stop; otherwise (coarse buckets,
+//     where continuous slices are a percent or so loose) the pooled relaxation again with whole
+//     slices raises the bound, and then the full MIP runs with the bound as a row
+//     (Σ price·bought >= bound) and the best plan as its start.
+//
 // Thread-safe: CBC's driver keeps static state, so solves are serialised by a mutex.
 #ifndef GPUFIT_CORE_FLEET_SOLVER_H_
 #define GPUFIT_CORE_FLEET_SOLVER_H_

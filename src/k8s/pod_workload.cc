@@ -51,6 +51,14 @@ absl::Status ReadAnnotations(object annotations, PodInfo* info) {
       return absl::InvalidArgumentError(
           absl::StrCat("Pod.metadata.annotations[", Abs(key), "]: must be a string"));
     }
+    // Kubernetes never sends one key twice; a body that does is forged or broken, and which
+    // value would win is a guess (Go's decoder keeps the last, others the first).
+    for (const auto& [seen, unused] : info->annotations) {
+      if (seen == key) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Pod.metadata.annotations[", Abs(key), "]: duplicate key"));
+      }
+    }
     info->annotations.emplace_back(std::string(key), std::string(text));
   }
   return absl::OkStatus();

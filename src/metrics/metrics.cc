@@ -20,6 +20,7 @@ Metrics::Metrics(const std::string& build_version)
       config_(std::make_unique<ConfigProbe>(*registry_, build_version)),
       extender_(std::make_unique<ExtenderProbe>(*registry_)),
       keda_(std::make_unique<KedaProbe>(*registry_)),
+      overload_(std::make_unique<OverloadProbe>(*registry_)),
       fleet_(std::make_unique<FleetProbe>(*registry_)) {}
 
 Metrics::~Metrics() = default;

@@ -13,6 +13,7 @@
 #include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
 #include "metrics/keda_probe.h"
+#include "metrics/overload_probe.h"
 #include "metrics/workload_probe.h"
 
 namespace gpufit::metrics {
@@ -37,6 +38,7 @@ class Metrics {
   ConfigProbe& config() { return *config_; }
   ExtenderProbe& extender() { return *extender_; }
   KedaProbe& keda() { return *keda_; }
+  OverloadProbe& overload() { return *overload_; }
   FleetProbe& fleet() { return *fleet_; }
 
   std::string Serialize() const;
@@ -51,6 +53,7 @@ class Metrics {
   std::unique_ptr<ConfigProbe> config_;
   std::unique_ptr<ExtenderProbe> extender_;
   std::unique_ptr<KedaProbe> keda_;
+  std::unique_ptr<OverloadProbe> overload_;
   std::unique_ptr<FleetProbe> fleet_;
 };
 

@@ -128,9 +128,11 @@ grpc::Status AutoscalingServiceImpl::Recommend(grpc::ServerContext* context,
                                                v1::RecommendResponse* response) {
   absl::Status status;
   try {
+    absl::StatusOr<Admission::Permit> permit = AdmitCall(admission_, *context);
     const std::shared_ptr<const config::ServiceConfig> config = store_->Snapshot();
     absl::StatusOr<v1::RecommendResponse> result =
-        server::Recommend(*config, *request, query_, &stabilizer_, probe_);
+        permit.ok() ? server::Recommend(*config, *request, query_, &stabilizer_, probe_)
+                    : absl::StatusOr<v1::RecommendResponse>(permit.status());
     if (result.ok()) {
       *response = *std::move(result);
     } else {

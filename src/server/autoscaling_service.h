@@ -17,6 +17,7 @@
 #include "config/service_config.h"
 #include "gpufit/v1/autoscaling.grpc.pb.h"
 #include "metrics/keda_probe.h"
+#include "server/admission.h"
 #include "server/config_store.h"
 #include "server/prometheus_client.h"
 #include "server/scale_stabilizer.h"
@@ -40,6 +41,10 @@ class AutoscalingServiceImpl final : public gpufit::v1::AutoscalingService::Serv
   AutoscalingServiceImpl(const ConfigStore* store, metrics::KedaProbe* probe,
                          LoadQueryFn query = nullptr, ScaleStabilizer::Clock clock = nullptr);
 
+  // Calls past `admission`'s limits get RESOURCE_EXHAUSTED (not owned; null = no limit).
+  // Before serving.
+  void set_admission(Admission* admission) { admission_ = admission; }
+
   grpc::Status Recommend(grpc::ServerContext* context, const gpufit::v1::RecommendRequest* request,
                          gpufit::v1::RecommendResponse* response) override;
 
@@ -47,6 +52,7 @@ class AutoscalingServiceImpl final : public gpufit::v1::AutoscalingService::Serv
   const ConfigStore* store_;
   metrics::KedaProbe* probe_;
   LoadQueryFn query_;
+  Admission* admission_ = nullptr;
   ScaleStabilizer stabilizer_;
 };
 

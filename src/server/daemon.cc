@@ -15,12 +15,14 @@
 #include "core/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "k8s/node_cache.h"
 #include "server/autoscaling_service.h"
 #include "server/extender.h"
+#include "server/grpc_bad_request.h"
 #include "server/keda_scaler.h"
 #include "server/placement_service.h"
 #include "server/reloader.h"
@@ -75,6 +77,13 @@ Flags (--flag=value and --flag value alike):
   --kube-token-file FILE        bearer token (default: the service-account token in cluster)
   --kube-ca-file FILE           CA for the API server (default: the service-account ca.crt)
   --keda-poll-seconds N         KEDA StreamIsActive: Prometheus poll interval (default 5)
+  --grpc-max-in-flight N        unary gRPC calls served at once (default 64)
+  --grpc-max-queued N           more calls waiting for a slot, each at most until its
+                                deadline or 5 s (default 128); past that RESOURCE_EXHAUSTED
+  --grpc-max-streams N          KEDA StreamIsActive streams open at once (default 256)
+  --http-threads N              HTTP connections served at once (default 8)
+  --http-max-queued N           more connections waiting for a thread (default 64); past
+                                that POSTs get 503 + Retry-After (GETs are still answered)
   --help, --version
 
 Exit codes: 0 after a clean shutdown, 2 bad flags or config at startup, 1 internal error.
@@ -106,6 +115,11 @@ constexpr FlagDef kFlags[] = {
     {"kube-token-file", true},
     {"kube-ca-file", true},
     {"keda-poll-seconds", true},
+    {"grpc-max-in-flight", true},
+    {"grpc-max-queued", true},
+    {"grpc-max-streams", true},
+    {"http-threads", true},
+    {"http-max-queued", true},
     {"help", false},
     {"version", false},
 };
@@ -181,6 +195,16 @@ absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlag
     o.kube_ca_file = value;
   } else if (name == "keda-poll-seconds") {
     GPUFIT_ASSIGN_OR_RETURN(o.keda_poll_seconds, IntFlag(name, value, 1));
+  } else if (name == "grpc-max-in-flight") {
+    GPUFIT_ASSIGN_OR_RETURN(o.grpc_max_in_flight, IntFlag(name, value, 1));
+  } else if (name == "grpc-max-queued") {
+    GPUFIT_ASSIGN_OR_RETURN(o.grpc_max_queued, IntFlag(name, value, 0));
+  } else if (name == "grpc-max-streams") {
+    GPUFIT_ASSIGN_OR_RETURN(o.grpc_max_streams, IntFlag(name, value, 1));
+  } else if (name == "http-threads") {
+    GPUFIT_ASSIGN_OR_RETURN(o.http_threads, IntFlag(name, value, 1));
+  } else if (name == "http-max-queued") {
+    GPUFIT_ASSIGN_OR_RETURN(o.http_max_queued, IntFlag(name, value, 0));
   }
   return absl::OkStatus();
 }
@@ -384,7 +408,44 @@ absl::Status Daemon::StartGrpc() {
   keda_options.poll_interval = std::chrono::seconds(options_.keda_poll_seconds);
   keda_ = std::make_unique<KedaScaler>(&store_, &metrics_.keda(), keda_options);
   autoscaling_ = std::make_unique<AutoscalingServiceImpl>(&store_, &metrics_.keda());
+  metrics::OverloadProbe* overload = &metrics_.overload();
+  const auto listener = [overload](metrics::AdmissionServer server) {
+    AdmissionListener l;
+    l.changed = [overload, server](int in_flight, int queued) {
+      overload->SetLoad(server, in_flight, queued);
+    };
+    l.shed = [overload, server](const char* reason) {
+      overload->Shed(server, std::string_view(reason) == "queue_full"
+                                 ? metrics::ShedReason::kQueueFull
+                                 : metrics::ShedReason::kQueueTimeout);
+    };
+    return l;
+  };
+  grpc_admission_ = std::make_unique<Admission>(
+      "grpc",
+      AdmissionLimits{options_.grpc_max_in_flight, options_.grpc_max_queued,
+                      std::chrono::milliseconds(options_.grpc_max_queue_wait_ms)},
+      listener(metrics::AdmissionServer::kGrpc));
+  stream_admission_ =
+      std::make_unique<Admission>("grpc-streams", AdmissionLimits{options_.grpc_max_streams, 0, {}},
+                                  listener(metrics::AdmissionServer::kGrpcStream));
+  service_->set_admission(grpc_admission_.get());
+  keda_->set_admission(grpc_admission_.get(), stream_admission_.get());
+  autoscaling_->set_admission(grpc_admission_.get());
   grpc::ServerBuilder builder;
+  // The backstop behind the admission limits: a sync gRPC server takes a thread per call
+  // it runs (queued calls included), and with a quota it answers RESOURCE_EXHAUSTED itself
+  // when out of threads instead of starting more. The margin is for health checks,
+  // reflection and gRPC's own pollers.
+  grpc::ResourceQuota quota("gpufitd");
+  quota.SetMaxThreads(options_.grpc_max_in_flight + options_.grpc_max_queued +
+                      options_.grpc_max_streams + 16);
+  builder.SetResourceQuota(quota);
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> i;
+    i.push_back(BadRequestInterceptors());
+    builder.experimental().SetInterceptorCreators(std::move(i));
+  }
   // Without this a second gpufitd on the same port would silently share it (SO_REUSEPORT).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
@@ -461,6 +522,18 @@ absl::Status Daemon::StartHttp() {
   extender_->Register(options_.extender_prefix, &http_);
   // httplib refuses larger bodies itself (with 400); the extender checks its own limit too.
   http_.SetLimits(options_.extender_max_body_bytes + 1, options_.http_timeout_seconds);
+  {
+    metrics::OverloadProbe* overload = &metrics_.overload();
+    AdmissionListener l;
+    l.changed = [overload](int in_flight, int queued) {
+      overload->SetLoad(metrics::AdmissionServer::kHttp, in_flight, queued);
+    };
+    l.shed = [overload](const char*) {
+      overload->Shed(metrics::AdmissionServer::kHttp, metrics::ShedReason::kQueueFull);
+    };
+    http_.SetConcurrency(AdmissionLimits{options_.http_threads, options_.http_max_queued, {}},
+                         std::move(l));
+  }
   http_.Get("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, metrics::kTextContentType, metrics_.Serialize()};
   });

@@ -18,6 +18,7 @@
 #include "config/service_config.h"
 #include "metrics/metrics.h"
 #include "metrics/workload_probe.h"
+#include "server/admission.h"
 #include "server/config_store.h"
 #include "server/http_server.h"
 #include "server/logging.h"
@@ -79,6 +80,14 @@ struct DaemonOptions {
   std::string kube_ca_file;
   // KEDA external scaler (server/keda_scaler.h): StreamIsActive's Prometheus poll interval.
   int keda_poll_seconds = 5;
+  // Overload (server/admission.h): past these, calls get RESOURCE_EXHAUSTED and HTTP POSTs
+  // 503 at once instead of everyone slowing down together.
+  int grpc_max_in_flight = 64;        // unary gRPC calls served at once
+  int grpc_max_queued = 128;          // more waiting for a slot (at most until their deadline)
+  int grpc_max_queue_wait_ms = 5000;  // longest a queued call waits (its deadline may cut it)
+  int grpc_max_streams = 256;         // KEDA StreamIsActive streams open at once
+  int http_threads = 8;               // HTTP connections served at once
+  int http_max_queued = 64;           // more waiting for a thread
 };
 
 struct DaemonFlags {
@@ -128,6 +137,9 @@ class Daemon {
   // Null when the node cache is off (no --kube-api-url and not in a cluster).
   const k8s::NodeCache* node_cache() const { return node_cache_.get(); }
   const k8s::NodeWatcher* node_watcher() const { return node_watcher_.get(); }
+  // Admission of unary gRPC calls (tests hold admitted calls on its hook).
+  Admission& grpc_admission() { return *grpc_admission_; }
+  HttpServer::Load http_load() const { return http_.load(); }
 
  private:
   void Install(std::shared_ptr<const config::ServiceConfig> config);
@@ -141,6 +153,8 @@ class Daemon {
   metrics::Metrics metrics_;
   ConfigStore store_;
   std::unique_ptr<ConfigReloader> reloader_;
+  std::unique_ptr<Admission> grpc_admission_;
+  std::unique_ptr<Admission> stream_admission_;
   std::unique_ptr<PlacementServiceImpl> service_;
   std::unique_ptr<KedaScaler> keda_;
   std::unique_ptr<AutoscalingServiceImpl> autoscaling_;

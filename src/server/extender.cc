@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/decision.h"
@@ -135,6 +136,7 @@ absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
   if (type == json_type::null) return absl::OkStatus();
   if (type != json_type::object) return absl::InvalidArgumentError("Nodes: must be an object");
   args->nodes_mode = true;
+  absl::flat_hash_set<std::string> seen_names;
   simdjson::ondemand::object list;
   EXT_TRY(nodes.get_object().get(list));
   for (auto field : list) {
@@ -165,6 +167,13 @@ absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
         return absl::InvalidArgumentError(
             absl::StrCat("Nodes.items[", args->items.size(), "]: ", s.message()));
       }
+      // Node names key the answer's FailedNodes maps: a repeated name would make them
+      // ambiguous JSON (and kube-scheduler never sends one twice).
+      if (!seen_names.insert(facts.name).second) {
+        return absl::InvalidArgumentError(absl::StrCat("Nodes.items[", args->items.size(),
+                                                       "].metadata.name: duplicate node name '",
+                                                       facts.name, "'"));
+      }
       // The object is consumed: the iterator stands on the ',' or ']' after its '}'.
       const char* end = nullptr;
       EXT_TRY(item.current_location().get(end));
@@ -189,11 +198,18 @@ absl::Status ReadNodeNames(simdjson::ondemand::value names, ExtenderArgs* args) 
   if (type != json_type::array) return absl::InvalidArgumentError("NodeNames: must be an array");
   simdjson::ondemand::array array;
   EXT_TRY(names.get_array().get(array));
+  absl::flat_hash_set<std::string_view> seen;
   for (auto name : array) {
     std::string_view text;
     if (name.get_string().get(text) != simdjson::SUCCESS) {
       return absl::InvalidArgumentError(
           absl::StrCat("NodeNames[", args->node_names.size(), "]: must be a string"));
+    }
+    // As for Nodes: names key the answer's maps.
+    if (!seen.insert(text).second) {
+      return absl::InvalidArgumentError(absl::StrCat("NodeNames[", args->node_names.size(),
+                                                     "]: duplicate node name '", std::string(text),
+                                                     "'"));
     }
     args->node_names.push_back(text);
   }
@@ -218,6 +234,17 @@ absl::Status ParseArgs(std::string_view body, ExtenderArgs* args) {
   }
   simdjson::ondemand::object top;
   EXT_TRY(doc.get_object().get(top));
+  // Each field once: a second one (in any case) is not something kube-scheduler sends, and
+  // merging or picking one would be a guess.
+  bool seen_pod = false;
+  bool seen_nodes = false;
+  bool seen_names = false;
+  const auto once = [](bool* seen, std::string_view field) {
+    if (*seen)
+      return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": duplicate key"));
+    *seen = true;
+    return absl::OkStatus();
+  };
   for (auto field : top) {
     std::string_view key;
     EXT_TRY(field.unescaped_key().get(key));
@@ -225,14 +252,17 @@ absl::Status ParseArgs(std::string_view body, ExtenderArgs* args) {
     EXT_TRY(field.value().get(v));
     // Go's encoding/json matches keys case-insensitively; kube-scheduler sends PascalCase.
     if (key == "Pod" || key == "pod") {
+      if (absl::Status s = once(&seen_pod, "Pod"); !s.ok()) return s;
       json_type pt;
       EXT_TRY(v.type().get(pt));
       if (pt == json_type::null) continue;
       if (absl::Status s = k8s::ReadPod(v, &args->pod); !s.ok()) return s;
       args->has_pod = true;
     } else if (key == "Nodes" || key == "nodes") {
+      if (absl::Status s = once(&seen_nodes, "Nodes"); !s.ok()) return s;
       if (absl::Status s = ReadNodes(v, args); !s.ok()) return s;
     } else if (key == "NodeNames" || key == "nodenames" || key == "nodeNames") {
+      if (absl::Status s = once(&seen_names, "NodeNames"); !s.ok()) return s;
       if (absl::Status s = ReadNodeNames(v, args); !s.ok()) return s;
     }
   }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "server/admission.h"
 
 namespace httplib {
 class Server;
@@ -58,6 +59,22 @@ class HttpServer {
   // is disconnected.
   void SetLimits(size_t max_body_bytes, int read_timeout_seconds);
 
+  // Before Start() only. At most `limits.max_in_flight` connections are served at once (the
+  // worker threads) and at most `limits.max_queued` more wait for a worker; past that the
+  // server sheds: POSTs get 503 with a JSON body naming the limits and Retry-After: 1, on a
+  // separate thread, without their body being read. GETs (/metrics, /healthz, /readyz) are
+  // cheap and answered even then, so probes and scrapes see the overload rather than
+  // failing. httplib's own queue is unbounded; without this call the defaults apply.
+  void SetConcurrency(AdmissionLimits limits, AdmissionListener listener = {});
+  struct Load {
+    int in_flight = 0;    // connections a worker is serving
+    int queued = 0;       // accepted connections waiting for a worker
+    int peak_queued = 0;  // the most ever waiting; never above max_queued
+    long shed = 0;        // requests answered 503 for overload
+  };
+  Load load() const;
+  struct QueueState;  // internal: the bounded task queue's limits and counters
+
   // Binds `host`:`port` (0 = any free port) and serves on a background thread. Returns the
   // bound port; UNAVAILABLE if the address cannot be bound.
   absl::StatusOr<int> Start(const std::string& host, int port);
@@ -68,6 +85,7 @@ class HttpServer {
   void Configure();  // the settings every server gets
 
   std::unique_ptr<httplib::Server> server_;
+  std::shared_ptr<QueueState> queue_state_;
   std::thread thread_;
 };
 

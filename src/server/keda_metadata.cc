@@ -218,7 +218,24 @@ absl::StatusOr<ScalerTarget> ParseScalerMetadata(const std::map<std::string, std
   absl::StatusOr<core::ResolvedWorkload> resolved =
       core::ResolveWorkload(WithDemand(target.workload), *config.catalog, "scalerMetadata");
   if (!resolved.ok()) {
-    return absl::InvalidArgumentError(std::string(resolved.status().message()));
+    // The core names workload fields ("scalerMetadata.slo.ttft_ms: must be <= ..."); the
+    // trigger author wrote metadata keys, so name the key they set.
+    static constexpr std::pair<std::string_view, std::string_view> kKeyOf[] = {
+        {"scalerMetadata.slo.ttft_ms", "scalerMetadata.ttftMs"},
+        {"scalerMetadata.slo.tpot_ms", "scalerMetadata.tpotMs"},
+        {"scalerMetadata.traffic.input_tokens", "scalerMetadata.inputTokens"},
+        {"scalerMetadata.traffic.output_tokens", "scalerMetadata.outputTokens"},
+        {"scalerMetadata.traffic.max_context_tokens", "scalerMetadata.maxContextTokens"},
+    };
+    std::string message(resolved.status().message());
+    for (const auto& [path, key] : kKeyOf) {
+      if (message.rfind(path, 0) == 0 && message.size() > path.size() &&
+          message[path.size()] == ':') {
+        message = std::string(key) + message.substr(path.size());
+        break;
+      }
+    }
+    return absl::InvalidArgumentError(message);
   }
   return target;
 }

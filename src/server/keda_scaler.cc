@@ -85,10 +85,13 @@ void KedaScaler::Shutdown() {
 }
 
 template <typename Fn>
-grpc::Status KedaScaler::Run(metrics::KedaMethod method, Fn fn) {
+grpc::Status KedaScaler::Run(metrics::KedaMethod method, grpc::ServerContext* context, Fn fn) {
   absl::Status status;
+  Admission* admission =
+      method == metrics::KedaMethod::kStreamIsActive ? stream_admission_ : admission_;
   try {
-    status = fn();
+    absl::StatusOr<Admission::Permit> permit = AdmitCall(admission, *context);
+    status = permit.ok() ? fn() : permit.status();
   } catch (const std::exception& e) {
     // Nothing a trigger or a Prometheus answer holds may take the server down.
     status = absl::InternalError(absl::StrCat("internal error: ", e.what()));
@@ -127,7 +130,7 @@ absl::StatusOr<bool> KedaScaler::Active(const externalscaler::ScaledObjectRef& r
 grpc::Status KedaScaler::IsActive(grpc::ServerContext* context,
                                   const externalscaler::ScaledObjectRef* request,
                                   externalscaler::IsActiveResponse* response) {
-  return Run(metrics::KedaMethod::kIsActive, [&]() -> absl::Status {
+  return Run(metrics::KedaMethod::kIsActive, context, [&]() -> absl::Status {
     GPUFIT_ASSIGN_OR_RETURN(const bool active, Active(*request));
     response->set_result(active);
     return absl::OkStatus();
@@ -150,7 +153,7 @@ bool KedaScaler::WaitForNextPoll(grpc::ServerContext* context) {
 grpc::Status KedaScaler::StreamIsActive(
     grpc::ServerContext* context, const externalscaler::ScaledObjectRef* request,
     grpc::ServerWriter<externalscaler::IsActiveResponse>* writer) {
-  return Run(metrics::KedaMethod::kStreamIsActive, [&]() -> absl::Status {
+  return Run(metrics::KedaMethod::kStreamIsActive, context, [&]() -> absl::Status {
     bool sent = false;
     bool last = false;
     for (;;) {
@@ -179,7 +182,7 @@ grpc::Status KedaScaler::StreamIsActive(
 grpc::Status KedaScaler::GetMetricSpec(grpc::ServerContext* context,
                                        const externalscaler::ScaledObjectRef* request,
                                        externalscaler::GetMetricSpecResponse* response) {
-  return Run(metrics::KedaMethod::kGetMetricSpec, [&]() -> absl::Status {
+  return Run(metrics::KedaMethod::kGetMetricSpec, context, [&]() -> absl::Status {
     std::shared_ptr<const config::ServiceConfig> config;
     GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(*request, &config));
     absl::StatusOr<double> per_replica =
@@ -205,7 +208,7 @@ grpc::Status KedaScaler::GetMetricSpec(grpc::ServerContext* context,
 grpc::Status KedaScaler::GetMetrics(grpc::ServerContext* context,
                                     const externalscaler::GetMetricsRequest* request,
                                     externalscaler::GetMetricsResponse* response) {
-  return Run(metrics::KedaMethod::kGetMetrics, [&]() -> absl::Status {
+  return Run(metrics::KedaMethod::kGetMetrics, context, [&]() -> absl::Status {
     std::shared_ptr<const config::ServiceConfig> config;
     GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(request->scaledobjectref(), &config));
     GPUFIT_ASSIGN_OR_RETURN(const double load, ReadLoad(target, query_, probe_));

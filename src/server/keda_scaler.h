@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "externalscaler/externalscaler.grpc.pb.h"
 #include "metrics/keda_probe.h"
+#include "server/admission.h"
 #include "server/config_store.h"
 #include "server/keda_metadata.h"
 #include "server/prometheus_client.h"
@@ -59,6 +60,13 @@ class KedaScaler final : public externalscaler::ExternalScaler::Service {
   // grpc::Server::Shutdown. Idempotent.
   void Shutdown();
 
+  // Unary calls past `calls`' limits and streams past `streams`' get RESOURCE_EXHAUSTED
+  // (not owned; null = no limit). Before serving.
+  void set_admission(Admission* calls, Admission* streams) {
+    admission_ = calls;
+    stream_admission_ = streams;
+  }
+
   grpc::Status IsActive(grpc::ServerContext* context,
                         const externalscaler::ScaledObjectRef* request,
                         externalscaler::IsActiveResponse* response) override;
@@ -74,7 +82,7 @@ class KedaScaler final : public externalscaler::ExternalScaler::Service {
 
  private:
   template <typename Fn>
-  grpc::Status Run(metrics::KedaMethod method, Fn fn);
+  grpc::Status Run(metrics::KedaMethod method, grpc::ServerContext* context, Fn fn);
   absl::StatusOr<ScalerTarget> Target(const externalscaler::ScaledObjectRef& ref,
                                       std::shared_ptr<const config::ServiceConfig>* config) const;
   absl::StatusOr<bool> Active(const externalscaler::ScaledObjectRef& ref);
@@ -85,6 +93,8 @@ class KedaScaler final : public externalscaler::ExternalScaler::Service {
   metrics::KedaProbe* probe_;
   const KedaScalerOptions options_;
   LoadQueryFn query_;
+  Admission* admission_ = nullptr;
+  Admission* stream_admission_ = nullptr;
   // The config the trigger series were last pruned for (compared, never dereferenced).
   mutable std::atomic<const config::ServiceConfig*> last_config_{nullptr};
 

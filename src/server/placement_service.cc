@@ -164,6 +164,9 @@ grpc::Status PlacementServiceImpl::Run(metrics::GrpcMethod method, grpc::ServerC
   if (DeadlinePassed(*context)) {
     // The client has given up: computing the answer would only cost CPU.
     status = absl::DeadlineExceededError("deadline exceeded before the call was handled");
+  } else if (absl::StatusOr<Admission::Permit> permit = AdmitCall(admission_, *context);
+             !permit.ok()) {
+    status = permit.status();
   } else {
     try {
       const std::shared_ptr<const config::ServiceConfig> snapshot = store_->Snapshot();

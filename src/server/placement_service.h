@@ -16,6 +16,7 @@
 #include "metrics/decision_probe.h"
 #include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
+#include "server/admission.h"
 #include "server/config_store.h"
 
 namespace gpufit::server {
@@ -54,6 +55,10 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
                        metrics::DecisionProbe* decision_probe,
                        metrics::FleetProbe* fleet_probe = nullptr);
 
+  // Calls past `admission`'s limits get RESOURCE_EXHAUSTED (not owned; null = no limit).
+  // Before serving.
+  void set_admission(Admission* admission) { admission_ = admission; }
+
   grpc::Status Place(grpc::ServerContext* context, const gpufit::v1::PlaceRequest* request,
                      gpufit::v1::PlaceResponse* response) override;
   grpc::Status Predict(grpc::ServerContext* context, const gpufit::v1::PredictRequest* request,
@@ -76,6 +81,7 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   const ConfigStore* store_;
   metrics::GrpcProbe* grpc_probe_;
   metrics::DecisionProbe* decision_probe_;
+  Admission* admission_ = nullptr;
   metrics::FleetProbe* fleet_probe_;
   std::timed_mutex fleet_solver_;  // held for a whole PlanFleet solve
 };

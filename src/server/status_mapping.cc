@@ -5,6 +5,22 @@
 #include "metrics/grpc_probe.h"
 
 namespace gpufit::server {
+namespace {
+
+// Error messages quote what the client sent ("unknown model '...'"); a 500 kB name quoted
+// back would exceed the client's metadata limit (8 KiB by default in gRPC), which fails
+// the call with an unrelated RESOURCE_EXHAUSTED on the client side instead of the error.
+constexpr size_t kMaxMessageBytes = 1024;
+
+std::string Truncated(std::string_view message) {
+  if (message.size() <= kMaxMessageBytes) return std::string(message);
+  size_t cut = kMaxMessageBytes;
+  // Not inside a UTF-8 sequence: back up over continuation bytes (10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(message.substr(0, cut)) + "... (truncated)";
+}
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -14,7 +30,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       code >= grpc::StatusCode::OK && code <= grpc::StatusCode::UNAUTHENTICATED
           ? static_cast<grpc::StatusCode>(code)
           : grpc::StatusCode::UNKNOWN;
-  return grpc::Status(grpc_code, std::string(status.message()));
+  return grpc::Status(
+      grpc_code, Truncated(std::string_view(status.message().data(), status.message().size())));
 }
 
 int ToHttpStatus(const absl::Status& status) {

@@ -11,7 +11,8 @@
 
 namespace gpufit::server {
 
-// Same code (absl and gRPC both use the google.rpc.Code numbers) and message.
+// Same code (absl and gRPC both use the google.rpc.Code numbers) and message, the message
+// cut to 1 KiB (it may quote a client's oversized input).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // HTTP status per google.rpc.Code's documented mapping (google/rpc/code.proto): 200, 400

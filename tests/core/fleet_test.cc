@@ -146,6 +146,103 @@ TEST(FleetSolverTest, SmallFleetsMatchExhaustiveSearch) {
   }
 }
 
+// Bucketed (Mélange) demands: the pooled-relaxation bound, the restricted search and the
+// full MIP together must still find the exact optimum, checked against every slice
+// assignment. Two shapes: MIG slices carved from a physical A100 (the family pooled by compute
+// slices) and slices sold as separate types at k/7 of the price (pooled by price multiples).
+TEST(FleetSolverTest, SmallBucketedFleetsMatchExhaustiveSearch) {
+  std::mt19937 rng(11);
+  const std::vector<MigProfile> profiles = {
+      {"1g.10gb", 1, 1, 7}, {"2g.20gb", 2, 2, 3}, {"3g.40gb", 3, 4, 2}};
+  std::map<std::vector<int>, int> memo;
+  auto uniform = [&](double lo, double hi) {
+    return lo + (hi - lo) * static_cast<double>(rng() % 100000) / 100000.0;
+  };
+  for (int trial = 0; trial < 24; ++trial) {
+    const bool physical = trial % 2 == 0;
+    const double a100_price = 3.67;
+    FleetProblem pr;
+    // Capacity per replica: L4, A100, then 1g/2g/3g at about k/7 of the A100 (rounded, so
+    // near-ties rather than exact ones, as in the Mélange files).
+    const int nb = 3;
+    const int sf = 2;
+    std::vector<std::vector<double>> cap(nb);
+    for (int b = 0; b < nb; ++b) {
+      const double a100 = uniform(1.5, 6);
+      cap[b] = {uniform(0.1, 1.5), a100};
+      for (int k : {1, 2, 3}) cap[b].push_back(std::round(a100 * k / 7 * 100) / 100);
+    }
+    if (physical) {
+      pr.gpu_types = {{"l4", 0.7, 0, -1, {}, {}},
+                      {"a100", a100_price, 0, -1, profiles, EnumerateMigPatterns(profiles)}};
+      pr.resources = {{0, -1, "l4"}, {1, -1, "a100"}, {1, 0, "1g"}, {1, 1, "2g"}, {1, 2, "3g"}};
+    } else {
+      pr.gpu_types = {{"l4", 0.7, 0, -1, {}, {}}, {"a100", a100_price, 0, -1, {}, {}}};
+      for (int k : {1, 2, 3}) {
+        pr.gpu_types.push_back(
+            {"mig" + std::to_string(k), std::round(a100_price * k / 7 * 1e4) / 1e4, 0, -1, {}, {}});
+      }
+      pr.resources = {{0, -1, "l4"}, {1, -1, "a100"}, {2, -1, "1g"}, {3, -1, "2g"}, {4, -1, "3g"}};
+    }
+    FleetDemand dem;
+    dem.name = "bucketed";
+    dem.slice_factor = sf;
+    for (int r = 0; r < 5; ++r) dem.bucket_choices.push_back({r, 1, 0});
+    for (int b = 0; b < nb; ++b) {
+      FleetBucket bucket;
+      bucket.name = "b" + std::to_string(b);
+      bucket.requests_per_second = uniform(0.2, 3);
+      bucket.capacity = cap[b];
+      dem.buckets.push_back(bucket);
+    }
+    pr.demands = {dem};
+    // Exhaustive: every way of placing each bucket's slices on the five resources.
+    double best = 1e18;
+    std::vector<std::vector<int>> slices(nb, std::vector<int>(5, 0));
+    std::function<void(int, int, int)> rec = [&](int b, int r, int left) {
+      if (b == nb) {
+        std::vector<int> replicas(5, 0);
+        for (int q = 0; q < 5; ++q) {
+          double load = 0;
+          for (int i = 0; i < nb; ++i) {
+            load += slices[i][q] * dem.buckets[i].requests_per_second / sf / cap[i][q];
+          }
+          replicas[q] = static_cast<int>(std::ceil(load - 1e-7));
+        }
+        double cost = 0.7 * replicas[0];
+        if (physical) {
+          cost += a100_price *
+                  (replicas[1] + MinGpus(profiles, {replicas[2], replicas[3], replicas[4]}, memo));
+        } else {
+          for (int q = 1; q < 5; ++q) cost += pr.gpu_types[q].price_usd_per_hour * replicas[q];
+        }
+        best = std::min(best, cost);
+        return;
+      }
+      if (r == 4) {
+        slices[b][r] = left;
+        rec(b + 1, 0, sf);
+        slices[b][r] = 0;
+        return;
+      }
+      for (int n = 0; n <= left; ++n) {
+        slices[b][r] = n;
+        rec(b, r + 1, left - n);
+      }
+      slices[b][r] = 0;
+    };
+    rec(0, 0, sf);
+    FleetSolveOptions options;
+    options.relative_gap = 0;
+    options.time_limit_seconds = 20;
+    const FleetSolution s = SolveFleet(pr, options);
+    ASSERT_TRUE(s.feasible) << trial;
+    EXPECT_NEAR(s.cost_usd_per_hour, best, 1e-6) << "trial " << trial;
+    EXPECT_LE(s.lower_bound_usd_per_hour, best + 1e-6) << "trial " << trial;
+    EXPECT_TRUE(s.optimal) << trial;
+  }
+}
+
 TEST(FleetSolverTest, OwnedGpusAndLimits) {
   FleetProblem pr;
   pr.gpu_types = {{"l4", 0.5, 0, 1, {}, {}}, {"a100", 1.79, 1, -1, {}, {}}};
