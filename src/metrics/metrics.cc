@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "metrics/process_collector.h"
+#include "metrics/tls_probe.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 
@@ -12,6 +13,7 @@ namespace gpufit::metrics {
 Metrics::Metrics(const std::string& build_version)
     : registry_(std::make_shared<prometheus::Registry>()),
       process_(std::make_unique<ProcessCollector>()),
+      tls_(std::make_unique<TlsProbe>(*registry_)),
       grpc_(std::make_unique<GrpcProbe>(*registry_)),
       decisions_(std::make_unique<DecisionProbe>(*registry_)),
       workloads_(std::make_unique<WorkloadProbe>(*registry_)),

@@ -19,6 +19,7 @@
 namespace gpufit::metrics {
 
 class ProcessCollector;
+class TlsProbe;  // metrics/tls_probe.h
 
 // The Content-Type of Serialize()'s output.
 inline constexpr char kTextContentType[] = "text/plain; version=0.0.4; charset=utf-8";
@@ -30,6 +31,7 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
+  TlsProbe& tls() { return *tls_; }
   GrpcProbe& grpc() { return *grpc_; }
   DecisionProbe& decisions() { return *decisions_; }
   WorkloadProbe& workloads() { return *workloads_; }
@@ -44,6 +46,7 @@ class Metrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<ProcessCollector> process_;
+  std::unique_ptr<TlsProbe> tls_;
   std::unique_ptr<GrpcProbe> grpc_;
   std::unique_ptr<DecisionProbe> decisions_;
   std::unique_ptr<WorkloadProbe> workloads_;

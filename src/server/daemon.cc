@@ -26,6 +26,7 @@
 #include "server/keda_scaler.h"
 #include "server/placement_service.h"
 #include "server/reloader.h"
+#include "server/tls_reloader.h"
 
 namespace gpufit::server {
 namespace {
@@ -50,10 +51,22 @@ Flags (--flag=value and --flag value alike):
   --log-level LEVEL             debug, info (default), warn or error; JSON lines on stderr
   --shutdown-grace-seconds N    time in-flight calls get on SIGTERM (default 10)
   --max-message-bytes N         largest request accepted (default 4194304)
-  --reload-poll-seconds N       config file change check interval (default 2; 0 = SIGHUP only)
+  --reload-poll-seconds N       config and TLS file change check interval (default 2;
+                                0 = SIGHUP only)
   --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]
                                 TLS on the gRPC port (PEM); with a client CA, clients must
                                 present a certificate it signed (mTLS)
+  --http-tls-cert FILE --http-tls-key FILE [--http-tls-client-ca FILE]
+                                HTTPS on the HTTP port (metrics, probes, extender), set apart
+                                from --tls-* (give both the same files for one certificate);
+                                with a client CA, clients (kube-scheduler's tlsConfig
+                                certFile/keyFile, Prometheus) must present a certificate it
+                                signed (mTLS)
+                                TLS files are re-read on SIGHUP and every reload poll: a
+                                changed, valid set serves new connections; an invalid one is
+                                logged and the previous set stays in force
+  --health-address HOST:PORT    plain HTTP /healthz and /readyz only (default: off), for
+                                kubelet probes when the HTTP port requires client certificates
   --extender-prefix PATH        scheduler extender at POST PATH/filter and PATH/prioritize
                                 on the HTTP port (default "" -> /filter, /prioritize)
   --extender-max-body-bytes N   largest extender request accepted (default 67108864)
@@ -91,6 +104,10 @@ constexpr FlagDef kFlags[] = {
     {"tls-cert", true},
     {"tls-key", true},
     {"tls-client-ca", true},
+    {"http-tls-cert", true},
+    {"http-tls-key", true},
+    {"http-tls-client-ca", true},
+    {"health-address", true},
     {"extender-prefix", true},
     {"extender-max-body-bytes", true},
     {"http-timeout-seconds", true},
@@ -146,6 +163,15 @@ absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlag
     o.tls_key_path = value;
   } else if (name == "tls-client-ca") {
     o.tls_client_ca_path = value;
+  } else if (name == "http-tls-cert") {
+    o.http_tls_cert_path = value;
+  } else if (name == "http-tls-key") {
+    o.http_tls_key_path = value;
+  } else if (name == "http-tls-client-ca") {
+    o.http_tls_client_ca_path = value;
+  } else if (name == "health-address") {
+    GPUFIT_RETURN_IF_ERROR(ParseHostPort(value, "--health-address").status());
+    o.health_address = value;
   } else if (name == "extender-prefix") {
     if (!value.empty() && value.front() != '/') {
       return absl::InvalidArgumentError(
@@ -194,17 +220,6 @@ std::string Unbracket(const std::string& host) {
     return host.substr(1, host.size() - 2);
   }
   return host;
-}
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view flag) {
-  absl::StatusOr<std::string> text = config::internal::ReadFileToString(path);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(flag), ": ", text.status().message()));
-  }
-  if (text->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(flag), ": ", path, ": empty file"));
-  }
-  return text;
 }
 
 double NowUnixSeconds() { return absl::ToUnixMillis(absl::Now()) / 1000.0; }
@@ -277,6 +292,13 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
   if (!o.tls_client_ca_path.empty() && o.tls_cert_path.empty()) {
     return absl::InvalidArgumentError("--tls-client-ca: requires --tls-cert and --tls-key");
   }
+  if (o.http_tls_cert_path.empty() != o.http_tls_key_path.empty()) {
+    return absl::InvalidArgumentError("--http-tls-cert and --http-tls-key: give both or neither");
+  }
+  if (!o.http_tls_client_ca_path.empty() && o.http_tls_cert_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--http-tls-client-ca: requires --http-tls-cert and --http-tls-key");
+  }
   return flags;
 }
 
@@ -338,6 +360,11 @@ absl::Status Daemon::Start() {
   if (reloader_ != nullptr && options_.reload_poll_seconds > 0) {
     reloader_->StartPolling(std::chrono::seconds(options_.reload_poll_seconds));
   }
+  for (TlsReloader* tls : {grpc_tls_.get(), http_tls_.get()}) {
+    if (tls != nullptr && options_.reload_poll_seconds > 0) {
+      tls->StartPolling(std::chrono::seconds(options_.reload_poll_seconds));
+    }
+  }
   const HostPort grpc_hp = *ParseHostPort(options_.grpc_address, "--grpc-address");
   const HostPort http_hp = *ParseHostPort(options_.http_address, "--http-address");
   const std::shared_ptr<const config::ServiceConfig> config = store_.Snapshot();
@@ -352,6 +379,10 @@ absl::Status Daemon::Start() {
                  {"tls", options_.tls_cert_path.empty()
                              ? "off"
                              : (options_.tls_client_ca_path.empty() ? "tls" : "mtls")},
+                 {"http_tls", options_.http_tls_cert_path.empty()
+                                  ? "off"
+                                  : (options_.http_tls_client_ca_path.empty() ? "tls" : "mtls")},
+                 {"health_port", health_port_},
                  {"version", std::string(kVersion)}});
   return absl::OkStatus();
 }
@@ -359,16 +390,14 @@ absl::Status Daemon::Start() {
 absl::Status Daemon::StartGrpc() {
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options_.tls_cert_path.empty()) {
-    grpc::SslServerCredentialsOptions ssl;
-    GPUFIT_ASSIGN_OR_RETURN(std::string cert, ReadPem(options_.tls_cert_path, "--tls-cert"));
-    GPUFIT_ASSIGN_OR_RETURN(std::string key, ReadPem(options_.tls_key_path, "--tls-key"));
-    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
-    if (!options_.tls_client_ca_path.empty()) {
-      GPUFIT_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                              ReadPem(options_.tls_client_ca_path, "--tls-client-ca"));
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-    }
-    credentials = grpc::SslServerCredentials(ssl);
+    // Certificate rotation: gRPC follows grpc_tls_ (server/tls_reloader.h).
+    GPUFIT_ASSIGN_OR_RETURN(
+        grpc_tls_, TlsReloader::Create(
+                       "grpc",
+                       {options_.tls_cert_path, options_.tls_key_path, options_.tls_client_ca_path,
+                        "--tls-cert", "--tls-key", "--tls-client-ca"},
+                       logger_, &metrics_.tls()));
+    GPUFIT_ASSIGN_OR_RETURN(credentials, grpc_tls_->GrpcCredentials());
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -467,6 +496,17 @@ void Daemon::StartNodeCache() {
 }
 
 absl::Status Daemon::StartHttp() {
+  if (!options_.http_tls_cert_path.empty()) {  // first: EnableTls() replaces the server
+    GPUFIT_ASSIGN_OR_RETURN(
+        http_tls_, TlsReloader::Create("http",
+                                       {options_.http_tls_cert_path, options_.http_tls_key_path,
+                                        options_.http_tls_client_ca_path, "--http-tls-cert",
+                                        "--http-tls-key", "--http-tls-client-ca"},
+                                       logger_, &metrics_.tls()));
+    TlsReloader* tls = http_tls_.get();
+    GPUFIT_RETURN_IF_ERROR(
+        http_.EnableTls([tls](ssl_ctx_st* ctx) { return tls->ConfigureSslContext(ctx); }));
+  }
   // The node cache exists (empty) from the start, so that NodeNames calls before the first
   // list answer "not in the node cache yet"; it is filled only if StartNodeCache() runs.
   const bool cache_wanted = !options_.kube_api_url.empty() || k8s::InClusterOptions().ok();
@@ -508,10 +548,38 @@ absl::Status Daemon::StartHttp() {
     return absl::UnavailableError(absl::StrCat("--http-address: ", port.status().message()));
   }
   http_port_ = *port;
+  if (absl::Status s = StartHealthHttp(); !s.ok()) {
+    http_.Stop();
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartHealthHttp() {
+  if (options_.health_address.empty()) return absl::OkStatus();
+  health_http_ = std::make_unique<HttpServer>();
+  health_http_->SetLimits(1024, options_.http_timeout_seconds);
+  health_http_->Get("/healthz", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "ok"};
+  });
+  health_http_->Get("/readyz", [this](const HttpRequest&) {
+    return ready_ ? HttpResponse{200, "text/plain", "ready"}
+                  : HttpResponse{503, "text/plain", "not ready"};
+  });
+  const HostPort hp = *ParseHostPort(options_.health_address, "--health-address");
+  absl::StatusOr<int> port = health_http_->Start(Unbracket(hp.host), hp.port);
+  if (!port.ok()) {
+    return absl::UnavailableError(absl::StrCat("--health-address: ", port.status().message()));
+  }
+  health_port_ = *port;
   return absl::OkStatus();
 }
 
 bool Daemon::Reload() {
+  // SIGHUP also re-reads the TLS files: a rotation need not wait for the poll.
+  for (TlsReloader* tls : {grpc_tls_.get(), http_tls_.get()}) {
+    if (tls != nullptr) tls->Check("SIGHUP");
+  }
   if (reloader_ == nullptr) {
     logger_->Info("reload requested, but there is no --config file; nothing to reload");
     return false;
@@ -523,6 +591,9 @@ void Daemon::Shutdown() {
   if (shut_down_.exchange(true)) return;
   const bool was_serving = ready_.exchange(false);
   if (reloader_ != nullptr) reloader_->StopPolling();
+  for (TlsReloader* tls : {grpc_tls_.get(), http_tls_.get()}) {
+    if (tls != nullptr) tls->StopPolling();
+  }
   if (node_watcher_ != nullptr) node_watcher_->Stop();
   if (grpc_server_ != nullptr) {
     logger_->Info("shutting down", {{"grace_seconds", options_.shutdown_grace_seconds}});
@@ -537,6 +608,7 @@ void Daemon::Shutdown() {
     grpc_server_->Wait();
   }
   http_.Stop();
+  if (health_http_ != nullptr) health_http_->Stop();
   if (was_serving) logger_->Info("stopped");
 }
 

@@ -39,6 +39,7 @@ class ConfigReloader;
 class Extender;
 class KedaScaler;
 class PlacementServiceImpl;
+class TlsReloader;
 
 // The gpufitd release ("0.1.0"), from project(VERSION) in CMakeLists.txt.
 std::string_view DaemonVersion();
@@ -58,6 +59,14 @@ struct DaemonOptions {
   std::string tls_cert_path;    // PEM; with tls_key_path enables TLS on the gRPC port
   std::string tls_key_path;
   std::string tls_client_ca_path;  // PEM; requires and verifies client certificates (mTLS)
+  // HTTPS on the HTTP port (metrics, probes, extender), independent of the gRPC port's TLS:
+  // PEM, cert and key both or neither; a client CA requires client certificates (mTLS).
+  std::string http_tls_cert_path;
+  std::string http_tls_key_path;
+  std::string http_tls_client_ca_path;
+  // Plain HTTP with /healthz and /readyz only, for kubelet probes (which present no client
+  // certificate) when the HTTP port requires one. Empty = off.
+  std::string health_address;
   // Scheduler extender (server/extender.h): POST {prefix}/filter and {prefix}/prioritize on
   // the HTTP port.
   std::string extender_prefix;
@@ -121,6 +130,7 @@ class Daemon {
 
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_port_; }
+  int health_port() const { return health_port_; }  // 0 without --health-address
   bool ready() const { return ready_.load(); }
   const ConfigStore& store() const { return store_; }
   metrics::Metrics& metrics() { return metrics_; }
@@ -135,6 +145,7 @@ class Daemon {
   void Install(std::shared_ptr<const config::ServiceConfig> config);
   absl::Status StartGrpc();
   absl::Status StartHttp();
+  absl::Status StartHealthHttp();
   void StartNodeCache();
 
   const DaemonOptions options_;
@@ -147,6 +158,11 @@ class Daemon {
   std::unique_ptr<PlacementServiceImpl> service_;
   std::unique_ptr<KedaScaler> keda_;
   std::unique_ptr<AutoscalingServiceImpl> autoscaling_;
+  // Before the servers that use them, so that they outlive them.
+  std::unique_ptr<TlsReloader> grpc_tls_;    // null without --tls-cert
+  std::unique_ptr<TlsReloader> http_tls_;    // null without --http-tls-cert
+  std::unique_ptr<HttpServer> health_http_;  // null without --health-address
+  int health_port_ = 0;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<k8s::NodeCache> node_cache_;
   std::unique_ptr<k8s::NodeWatcher> node_watcher_;

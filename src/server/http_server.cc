@@ -151,6 +151,19 @@ httplib::Server::Handler Adapt(HttpHandler handler) {
 
 HttpServer::HttpServer()
     : server_(std::make_unique<httplib::Server>()), queue_state_(std::make_shared<QueueState>()) {
+  Configure();
+}
+
+absl::Status HttpServer::EnableTls(const TlsSetup& setup) {
+  auto server =
+      std::make_unique<httplib::SSLServer>([&setup](SSL_CTX& ctx) { return setup(&ctx); });
+  if (!server->is_valid()) return absl::InternalError("cannot set up the TLS context");
+  server_ = std::move(server);
+  Configure();
+  return absl::OkStatus();
+}
+
+void HttpServer::Configure() {
   server_->new_task_queue = [state = queue_state_] { return new BoundedTaskQueue(state); };
   // Past the bound: answer without reading the body (it may be large, and reading it is
   // what the server has no capacity for). GETs are health probes and scrapes: cheap, and

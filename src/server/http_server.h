@@ -18,6 +18,8 @@ namespace httplib {
 class Server;
 }  // namespace httplib
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace gpufit::server {
 
 struct HttpRequest {
@@ -40,6 +42,13 @@ class HttpServer {
   ~HttpServer();  // Stop()s
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Sets up an OpenSSL server context (certificate, client verification); false = unusable.
+  using TlsSetup = std::function<bool(ssl_ctx_st*)>;
+  // Before any other call: serve HTTPS instead of HTTP, with the context `setup` prepares.
+  // A client that does not complete the TLS handshake (plain HTTP, no or a bad client
+  // certificate when one is required) is disconnected before any handler runs.
+  absl::Status EnableTls(const TlsSetup& setup);
 
   // Before Start() only.
   void Get(const std::string& path, HttpHandler handler);
@@ -73,6 +82,8 @@ class HttpServer {
   void Stop();
 
  private:
+  void Configure();  // the settings every server gets
+
   std::unique_ptr<httplib::Server> server_;
   std::shared_ptr<QueueState> queue_state_;
   std::thread thread_;

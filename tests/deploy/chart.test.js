@@ -85,11 +85,16 @@ for (const file of d.CI_VALUES) {
     assert.equal(arg('grpc-address'), '0.0.0.0:50051');
     assert.equal(arg('http-address'), '0.0.0.0:8080');
     assert.equal(arg('config'), '/etc/gpufit/gpufitd.yaml');
-    assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]), [['grpc', 50051], ['http', 8080]]);
+    const httpTls = values.http && values.http.tls && values.http.tls.enabled;
+    const httpMtls = httpTls && values.http.tls.clientCA && values.http.tls.clientCA.enabled;
+    assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]),
+        [['grpc', 50051], ['http', 8080], ...(httpMtls ? [['health', 8081]] : [])]);
     if (values.tls && values.tls.enabled) {
-      // kubelet gRPC probes cannot speak TLS: HTTP probes on the plain HTTP port.
-      assert.deepEqual(c.livenessProbe.httpGet, {path: '/healthz', port: 'http'});
-      assert.deepEqual(c.readinessProbe.httpGet, {path: '/readyz', port: 'http'});
+      // kubelet gRPC probes cannot speak TLS: HTTP probes, on the plain health port when the
+      // HTTP port requires client certificates (the kubelet has none), HTTPS without them.
+      const port = httpMtls ? {port: 'health'} : httpTls ? {port: 'http', scheme: 'HTTPS'} : {port: 'http'};
+      assert.deepEqual(c.livenessProbe.httpGet, {path: '/healthz', ...port});
+      assert.deepEqual(c.readinessProbe.httpGet, {path: '/readyz', ...port});
       assert.ok(arg('tls-cert') && arg('tls-key'));
     } else {
       assert.deepEqual(c.livenessProbe.grpc, {port: 50051, service: ''});
@@ -257,6 +262,66 @@ test('second scheduler: KubeSchedulerConfiguration points the extender at the gp
   assert.ok(dep.spec.template.spec.containers[0].command.includes('--config=/etc/kubernetes/gpufit-scheduler/scheduler-config.yaml'));
 });
 
+test('HTTPS extender: gpufitd serves the HTTP port with mTLS, kube-scheduler and Prometheus present certificates', () => {
+  const objects = objectsFor(TLS);
+  const dep = d.one(objects, 'Deployment', (o) => o.metadata.labels['app.kubernetes.io/component'] === 'server');
+  const c = dep.spec.template.spec.containers.find((x) => x.name === 'gpufitd');
+  const mounted = (file) => c.volumeMounts.some((m) => file.startsWith(`${m.mountPath}/`));
+  for (const flag of ['http-tls-cert', 'http-tls-key', 'http-tls-client-ca']) {
+    const a = c.args.find((x) => x.startsWith(`--${flag}=`));
+    assert.ok(a, `--${flag}`);
+    assert.ok(mounted(a.split('=')[1]), `${a} is on a mounted volume`);
+  }
+  assert.ok(c.args.includes('--health-address=0.0.0.0:8081'));
+
+  const cm = d.one(objects, 'ConfigMap', (o) => o.data && 'scheduler-config.yaml' in o.data);
+  const ext = d.YAML.parse(cm.data['scheduler-config.yaml']).extenders[0];
+  assert.match(ext.urlPrefix, /^https:\/\/rel-gpufit\.gpufit-system\.svc:8080$/);
+  assert.equal(ext.enableHTTPS, true);
+  const sched = d.one(objects, 'Deployment', (o) => o.metadata.labels['app.kubernetes.io/component'] === 'scheduler');
+  const sc = sched.spec.template.spec.containers[0];
+  for (const k of ['caFile', 'certFile', 'keyFile']) {
+    assert.ok(ext.tlsConfig[k] && sc.volumeMounts.some((m) => ext.tlsConfig[k].startsWith(`${m.mountPath}/`)),
+        `tlsConfig.${k} ${ext.tlsConfig[k]} is on a volume of the scheduler`);
+  }
+  const vol = sched.spec.template.spec.volumes.find((v) => v.secret);
+  assert.equal(vol.secret.secretName, 'gpufit-scheduler-client-tls');
+  // The standalone HTTPS example has the same extender settings and TLS files.
+  const standalone = d.YAML.parse(fs.readFileSync(
+      path.join(d.SOURCE_DIR, 'deploy', 'scheduler', 'kube-scheduler-config-https.yaml'), 'utf8')).extenders[0];
+  for (const k of ['filterVerb', 'prioritizeVerb', 'nodeCacheCapable', 'managedResources', 'ignorable',
+    'httpTimeout', 'enableHTTPS', 'tlsConfig']) {
+    assert.deepEqual(ext[k], standalone[k], `extender ${k} differs from kube-scheduler-config-https.yaml`);
+  }
+  assert.match(standalone.urlPrefix, /^https:/);
+
+  const sm = d.one(objects, 'ServiceMonitor');
+  assert.equal(sm.spec.endpoints[0].scheme, 'https');
+  assert.ok(sm.spec.endpoints[0].tlsConfig.cert && sm.spec.endpoints[0].tlsConfig.keySecret);
+  const np = d.one(objects, 'NetworkPolicy');
+  assert.ok(np.spec.ingress.some((r) => r.ports.some((p) => p.port === 'health')), 'the health port is open');
+});
+
+test('HTTPS render-time checks', () => {
+  const base = ['http.tls.enabled=true', 'tls.secretName=s'];
+  for (const [set, message] of [
+    [['http.tls.enabled=true'], /http.tls.enabled needs http.tls.secretName/],
+    [['http.tls.clientCA.enabled=true'], /http.tls.clientCA.enabled needs http.tls.enabled/],
+    [[...base, 'scheduler.enabled=true'], /scheduler.extender.tls.secretName is needed/],
+    [[...base, 'http.tls.clientCA.enabled=true', 'scheduler.enabled=true', 'scheduler.extender.tls.insecure=true'],
+      /scheduler.extender.tls.secretName is needed/],
+    [[...base, 'serviceMonitor.enabled=true'], /serviceMonitor.tlsConfig is needed/],
+    [[...base, 'http.tls.clientCA.enabled=true', 'http.healthPort=8080'], /http.healthPort must differ/],
+  ]) {
+    const r = d.helm(['template', 'rel', d.CHART_DIR, ...set.flatMap((s) => ['--set', s])], {allowFailure: true});
+    assert.notEqual(r.status, 0, set.join(' '));
+    assert.match(r.stderr, message);
+  }
+  // HTTPS without client certificates: the kubelet probes the HTTP port with scheme HTTPS.
+  const dep = d.one(d.render({set: [...base, 'tls.enabled=true']}), 'Deployment');
+  assert.deepEqual(dep.spec.template.spec.containers[0].readinessProbe.httpGet, {path: '/readyz', port: 'http', scheme: 'HTTPS'});
+});
+
 test('KEDA ScaledObject: external trigger on gpufitd\'s gRPC Service', () => {
   const so = d.one(objectsFor(FULL), 'ScaledObject');
   assert.equal(so.spec.triggers[0].type, 'external');
@@ -311,10 +376,11 @@ test('the PrometheusRule as rendered passes promtool check rules', () => {
     const f = path.join(dir, 'rules.yaml');
     fs.writeFileSync(f, d.YAML.stringify(rule.spec));
     const r = d.run(d.PROMTOOL, ['check', 'rules', f]);
-    assert.match(r.stdout, /SUCCESS: 6 rules found/);
+    assert.match(r.stdout, /SUCCESS: 8 rules found/);
     const names = rule.spec.groups.flatMap((g) => g.rules.map((x) => x.alert)).sort();
     assert.deepEqual(names, ['GpufitConfigReloadFailing', 'GpufitDown', 'GpufitExtenderLatencyNearTimeout',
-      'GpufitFleetCostJump', 'GpufitHighErrorRatio', 'GpufitKedaQueryFailing']);
+      'GpufitFleetCostJump', 'GpufitHighErrorRatio', 'GpufitKedaQueryFailing',
+      'GpufitTlsCertificateExpiringSoon', 'GpufitTlsReloadFailing']);
   } finally {
     fs.rmSync(dir, {recursive: true, force: true});
   }

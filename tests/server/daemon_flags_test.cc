@@ -69,5 +69,21 @@ TEST(DaemonFlagsTest, Errors) {
   EXPECT_EQ(FlagError({"--help=yes"}), "--help: takes no value");
 }
 
+TEST(DaemonFlagsTest, HttpTls) {
+  absl::StatusOr<DaemonFlags> f =
+      ParseDaemonFlags({"--http-tls-cert=h.pem", "--http-tls-key", "hk.pem",
+                        "--http-tls-client-ca=hca.pem", "--health-address=0.0.0.0:8081"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->options.http_tls_cert_path, "h.pem");
+  EXPECT_EQ(f->options.http_tls_key_path, "hk.pem");
+  EXPECT_EQ(f->options.http_tls_client_ca_path, "hca.pem");
+  EXPECT_EQ(f->options.health_address, "0.0.0.0:8081");
+  EXPECT_TRUE(f->options.tls_cert_path.empty());  // the gRPC port's TLS is separate
+  EXPECT_THAT(FlagError({"--http-tls-key=k.pem"}), HasSubstr("give both or neither"));
+  EXPECT_THAT(FlagError({"--http-tls-client-ca=ca.pem", "--tls-cert=c", "--tls-key=k"}),
+              HasSubstr("--http-tls-client-ca: requires --http-tls-cert"));
+  EXPECT_THAT(FlagError({"--health-address=8081"}), HasSubstr("--health-address: must be"));
+}
+
 }  // namespace
 }  // namespace gpufit::server

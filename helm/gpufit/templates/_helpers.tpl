@@ -107,7 +107,20 @@ app.kubernetes.io/part-of: gpufit
 
 {{/* In-cluster URL of gpufitd's HTTP port, the scheduler extender's urlPrefix. */}}
 {{- define "gpufit.extenderURL" -}}
-{{- printf "http://%s.%s.svc:%d" (include "gpufit.fullname" .) .Release.Namespace (int .Values.service.httpPort) }}
+{{- printf "%s://%s.%s.svc:%d" (ternary "https" "http" .Values.http.tls.enabled) (include "gpufit.fullname" .) .Release.Namespace (int .Values.service.httpPort) }}
+{{- end }}
+
+{{/* The Secret with the HTTP port's serving certificate (default: the gRPC port's). */}}
+{{- define "gpufit.httpTlsSecret" -}}
+{{- .Values.http.tls.secretName | default .Values.tls.secretName }}
+{{- end }}
+
+{{/* "plain", "https" or "health": where and how the kubelet's HTTP probes go. */}}
+{{- define "gpufit.httpProbeTarget" -}}
+{{- if and .Values.http.tls.enabled .Values.http.tls.clientCA.enabled }}health
+{{- else if .Values.http.tls.enabled }}https
+{{- else }}plain
+{{- end }}
 {{- end }}
 
 {{/* Checks that fail the render with a message instead of producing a broken release. */}}
@@ -121,6 +134,21 @@ app.kubernetes.io/part-of: gpufit
 {{- if and .Values.tls.clientCA.enabled (not .Values.tls.enabled) }}
 {{- fail "tls.clientCA.enabled needs tls.enabled" }}
 {{- end }}
+{{- if and .Values.http.tls.enabled (not (include "gpufit.httpTlsSecret" .)) }}
+{{- fail "http.tls.enabled needs http.tls.secretName or tls.secretName (a kubernetes.io/tls Secret)" }}
+{{- end }}
+{{- if and .Values.http.tls.clientCA.enabled (not .Values.http.tls.enabled) }}
+{{- fail "http.tls.clientCA.enabled needs http.tls.enabled" }}
+{{- end }}
+{{- if and .Values.http.tls.clientCA.enabled (has (int .Values.http.healthPort) (list (int .Values.http.port) (int .Values.grpc.port))) }}
+{{- fail "http.healthPort must differ from http.port and grpc.port" }}
+{{- end }}
+{{- if and .Values.scheduler.enabled .Values.http.tls.enabled (not .Values.scheduler.extender.tls.secretName) (or .Values.http.tls.clientCA.enabled (not .Values.scheduler.extender.tls.insecure)) }}
+{{- fail "scheduler.extender.tls.secretName is needed with http.tls.enabled: kube-scheduler needs the CA of gpufitd's certificate (ca.crt) and, with http.tls.clientCA, its own client certificate (tls.crt, tls.key)" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled .Values.http.tls.enabled (not .Values.serviceMonitor.tlsConfig) }}
+{{- fail "serviceMonitor.tlsConfig is needed with http.tls.enabled: Prometheus scrapes https and must trust gpufitd's certificate (and present a client certificate with http.tls.clientCA)" }}
+{{- end }}
 {{- if and (eq .Values.probes.mode "grpc") .Values.tls.enabled }}
 {{- fail "probes.mode grpc cannot be used with tls.enabled: kubelet gRPC probes do not speak TLS; use auto or http" }}
 {{- end }}
@@ -132,4 +160,16 @@ app.kubernetes.io/part-of: gpufit
 {{- fail "config.workloads: every workload needs a name (it labels the workload's metrics)" }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* port (and scheme) of an HTTP probe; the argument is gpufit.httpProbeTarget's value. */}}
+{{- define "gpufit.httpProbePort" -}}
+{{- if eq . "health" -}}
+port: health
+{{- else if eq . "https" -}}
+port: http
+scheme: HTTPS
+{{- else -}}
+port: http
+{{- end -}}
 {{- end }}

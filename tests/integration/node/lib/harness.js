@@ -550,13 +550,14 @@ function sampleValue(samples, name, labels = {}) {
 
 // Starts a real Prometheus server on a free loopback port scraping `target` every second as
 // job `job`, with its config and storage under `dir`. Retries on a port race; returns
-// {child, url}. `extraArgs` go on Prometheus's command line.
-async function startPrometheus({dir, job, target, extraArgs = []}) {
+// {child, url}. `extraArgs` go on Prometheus's command line; `scrape` adds keys to the scrape
+// config (e.g. scheme and tls_config).
+async function startPrometheus({dir, job, target, extraArgs = [], scrape = {}}) {
   const binary = process.env.PROMETHEUS_BIN || 'prometheus';
   const configFile = path.join(dir, `prometheus-${job}.yml`);
   fs.writeFileSync(configFile, YAML.stringify({
     global: {scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s'},
-    scrape_configs: [{job_name: job, static_configs: [{targets: [target]}]}],
+    scrape_configs: [{job_name: job, static_configs: [{targets: [target]}], ...scrape}],
   }));
   let lastError;
   for (let attempt = 0; attempt < 5; ++attempt) {
