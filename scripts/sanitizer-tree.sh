@@ -7,6 +7,12 @@ BUILD_DIR=${BUILD_DIR:-build-asan}
 JOBS=${JOBS:-$(nproc)}
 
 configure_sanitizer_tree() {
+  # A tree configured by an earlier version of this script with GCC cannot switch compilers.
+  if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
+     ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang' "$BUILD_DIR/CMakeCache.txt"; then
+    echo "sanitizer-tree: $BUILD_DIR was configured without clang; reconfiguring from scratch"
+    rm -rf "$BUILD_DIR"
+  fi
   CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
     -DGPUFIT_SANITIZE=ON -DGPUFIT_FUZZ=ON -DGPUFIT_BUILD_TESTS=ON -DGPUFIT_BUILD_BENCH=OFF \
