@@ -44,5 +44,19 @@ TEST(FuzzRegressionTest, PlanFleetWithTinyMeasuredConcurrencyIsInvalidArgument) 
   EXPECT_THAT(std::string(response.status().message()), HasSubstr("check the units"));
 }
 
+TEST(FuzzRegressionTest, PlaceWithHugeHiddenSizeIsInvalidArgument) {
+  // hidden_size 1612279808 with no intermediate_size: 4 x hidden_size overflowed int.
+  const std::string bytes = ReadReproducer("regression-huge-hidden-size.bin");
+  ASSERT_GT(bytes.size(), 1u);
+  ASSERT_EQ(bytes[0] % 3, 0);  // PlaceRequest
+  v1::PlaceRequest request;
+  ASSERT_TRUE(request.ParseFromString(bytes.substr(1)));
+  const absl::StatusOr<v1::PlaceResponse> response = Place(config::DefaultServiceConfig(), request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(response.status().message()),
+              StartsWith("workload.architecture.hidden_size: must be <= 1048576"));
+}
+
 }  // namespace
 }  // namespace gpufit::server
