@@ -1,5 +1,6 @@
-// Catalog overlay YAML: config::LoadCatalogOverlay (catalog-only and daemon-config keys); an
-// accepted catalog then places a fixed workload, so that odd but valid catalogs reach the core.
+// Catalog overlay YAML (`gpufit --catalog FILE`): config::LoadCatalogOverlay; an accepted
+// catalog then places a fixed workload, so that odd but valid catalogs reach the core.
+// gpufitd's config (the overlay plus `workloads:`) is fuzz_service_config's.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -22,9 +23,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto* workload =
       new gpufit::core::Workload(*gpufit::config::ParseWorkloadYaml(kWorkload, "w.yaml"));
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  gpufit::config::LoadCatalogOverlay(text, "fuzz.yaml",
-                                     gpufit::config::TopLevelKeys::kAllowWorkloads)
-      .IgnoreError();
   absl::StatusOr<std::shared_ptr<const gpufit::core::Catalog>> catalog =
       gpufit::config::LoadCatalogOverlay(text, "fuzz.yaml");
   if (!catalog.ok()) return 0;

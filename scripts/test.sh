@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything, and runs every test (unit, golden, CLI,
-# integration) with CTest, plus the formatting check.
+# integration) with CTest, plus the formatting check; then the hardening stage: the C++ tests
+# again under ASan + UBSan and each fuzz target for FUZZ_SECONDS (default 15), in one clang
+# tree (./build-asan). GPUFIT_SKIP_HARDENING=1 skips that stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh -DGPUFIT_BUILD_TESTS=ON -DGPUFIT_BUILD_BENCH=ON
 scripts/check-format.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 600
+if [ -z "${GPUFIT_SKIP_HARDENING:-}" ]; then
+  GPUFIT_BUILD_FUZZERS=1 scripts/test-sanitizers.sh
+  FUZZ_NO_BUILD=1 fuzz/run.sh
+fi

@@ -257,6 +257,8 @@ absl::Status FleetStatusToProtoPaths(const absl::Status& status, std::string_vie
   } else if (absl::StartsWith(msg, "workloads") || absl::StartsWith(msg, "accelerators") ||
              absl::StartsWith(msg, "gpus[") || absl::StartsWith(msg, "solver")) {
     out = absl::StrCat(at, ".", msg);
+  } else if (absl::StartsWith(msg, "measured[")) {
+    out = absl::StrCat(at, ".measured_capacities", msg.substr(std::string("measured").size()));
   } else {
     return status;
   }

@@ -30,7 +30,8 @@ gpufit::v1::FleetPlan ToProto(const core::FleetPlan& plan);
 // Rewrites a core::PlanFleet error, whose field paths are those of the YAML fleet format
 // ("workloads[2].traffic.concurrency", "workloads[0].buckets.distribution[1]"), into the
 // request message's ("fleet.workloads[2].workload.traffic.concurrency",
-// "fleet.workloads[0].bucketed_traffic.buckets[1]"). The code is kept.
+// "fleet.workloads[0].bucketed_traffic.buckets[1]"; "measured[1]" becomes
+// "fleet.measured_capacities[1]"). The code is kept.
 absl::Status FleetStatusToProtoPaths(const absl::Status& status,
                                      std::string_view field_prefix = "fleet");
 

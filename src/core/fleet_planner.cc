@@ -31,6 +31,19 @@ const MeasuredCapacity* FindMeasured(const FleetRequest& req, const std::string&
   return nullptr;
 }
 
+// More replicas than this for one workload (or bucket) on one choice is not a fleet but a
+// capacity off by orders of magnitude (e.g. a measurement in the wrong unit). Past it the
+// replica counts no longer fit an int (undefined behaviour when converted) and the
+// mixed-integer program is ill-scaled, so such choices are rejected up front.
+constexpr double kMaxReplicasPerChoice = 1e6;
+
+std::string TooManyReplicas(const FleetRequest& req, const MeasuredCapacity& m, double replicas) {
+  return absl::StrCat("measured[", &m - req.measured.data(), "]: ", m.requests_per_second,
+                      " requests/s and concurrency ", m.concurrency, " per replica on ",
+                      m.accelerator, " would need ", absl::SixDigits(replicas),
+                      " replicas (more than 1000000); check the units");
+}
+
 // Requests/s one replica of `o` sustains for an LLM workload: its token rate at the largest
 // SLO-meeting concurrency over the output length; items/s for other tasks.
 double ReplicaRequestsPerSecond(const ResolvedWorkload& w, const Option& o) {
@@ -127,6 +140,9 @@ absl::StatusOr<FleetProblem> BuildFleetProblem(const FleetRequest& req, const Ca
           if (m->requests_per_second > 0 && rps > 0) {
             need = std::max(need, std::ceil(rps * (1 + headroom) / m->requests_per_second - 1e-9));
           }
+          if (!(need <= kMaxReplicasPerChoice)) {
+            return absl::InvalidArgumentError(TooManyReplicas(req, *m, need));
+          }
           replicas = static_cast<int>(need);
         } else if (!o.feasible) {
           continue;
@@ -191,13 +207,22 @@ absl::StatusOr<FleetProblem> BuildFleetProblem(const FleetRequest& req, const Ca
         const MeasuredCapacity* m =
             FindMeasured(req, w.name, static_cast<int>(b), o.accelerator->id, o.gpus_per_replica);
         double cap = 0;
-        if (m != nullptr && m->requests_per_second > 0 &&
-            (o.feasible || o.rejection.cls == RejectClass::kSlo)) {
+        const bool measured = m != nullptr && m->requests_per_second > 0 &&
+                              (o.feasible || o.rejection.cls == RejectClass::kSlo);
+        if (measured) {
           cap = m->requests_per_second;
         } else if (o.feasible) {
           cap = ReplicaRequestsPerSecond(w, o);
         }
         if (cap <= 0) continue;
+        // Replicas if the whole bucket ran on this choice (the solver's worst case).
+        const double replicas = bt.requests_per_second * tb.fraction / total * (1 + headroom) / cap;
+        if (!(replicas <= kMaxReplicasPerChoice)) {
+          if (measured) {
+            return absl::InvalidArgumentError(TooManyReplicas(req, *m, replicas));
+          }
+          continue;  // the model's capacity: this choice cannot serve the bucket
+        }
         const auto key = std::make_pair(it->second, o.gpus_per_replica);
         if (!choice_of.count(key)) {
           const int c = static_cast<int>(demand.bucket_choices.size());

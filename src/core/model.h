@@ -3,6 +3,9 @@
 #ifndef GPUFIT_CORE_MODEL_H_
 #define GPUFIT_CORE_MODEL_H_
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -36,7 +39,11 @@ struct ModelArchitecture {
     return head_dim > 0 ? head_dim : (attention_heads > 0 ? hidden_size / attention_heads : 0);
   }
   int effective_intermediate_size() const {
-    return intermediate_size > 0 ? intermediate_size : 4 * hidden_size;
+    // 4 x hidden_size in 64 bits, saturated: a catalog preset's width is not range-checked.
+    return intermediate_size > 0
+               ? intermediate_size
+               : static_cast<int>(std::min<int64_t>(4 * static_cast<int64_t>(hidden_size),
+                                                    std::numeric_limits<int>::max()));
   }
 };
 

@@ -58,6 +58,13 @@ absl::Status CheckArchitecture(const FieldChecker& f, const ModelArchitecture& a
       a.vocab_size < 0 || a.sliding_window_tokens < 0) {
     return f.Error("architecture", "sizes must be >= 0");
   }
+  // Widths beyond any model (the largest published hidden size is ~25k) are typos or junk,
+  // and the derived MLP width 4 x hidden_size must stay an int.
+  constexpr int kMaxWidth = 1 << 20;
+  if (a.hidden_size > kMaxWidth) return f.Error("architecture.hidden_size", "must be <= 1048576");
+  if (a.intermediate_size > kMaxWidth) {
+    return f.Error("architecture.intermediate_size", "must be <= 1048576");
+  }
   if (a.experts < 0 || a.active_experts < 0 || a.active_experts > a.experts) {
     return f.Error("architecture.active_experts", "must be in 0..experts");
   }
