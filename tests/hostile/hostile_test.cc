@@ -43,6 +43,7 @@
 #include "k8s/node_inventory.h"
 #include "nlohmann/json.hpp"
 #include "server/daemon.h"
+#include "server/daemon_fixture.h"
 
 namespace gpufit::server {
 namespace {
@@ -112,9 +113,7 @@ class HostileTest : public ::testing::Test {
   static void SetUpTestSuite() {
     log_ = new std::ostringstream;
     logger_ = new Logger(log_, LogLevel::kError);
-    DaemonOptions options;
-    options.grpc_address = "127.0.0.1:0";
-    options.http_address = "127.0.0.1:0";
+    DaemonOptions options = ::gpufit::testing::LoopbackOptions();
     options.extender_max_body_bytes = kMaxBodyBytes;
     options.http_timeout_seconds = kHttpTimeoutSeconds;
     options.max_message_bytes = 1 << 20;
@@ -122,8 +121,7 @@ class HostileTest : public ::testing::Test {
     options.kube_api_url = "http://127.0.0.1:1";
     daemon_ = new Daemon(options, logger_);
     ASSERT_TRUE(daemon_->Start().ok());
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(daemon_->grpc_port()),
-                                       grpc::InsecureChannelCredentials());
+    auto channel = ::gpufit::testing::InsecureChannelTo(*daemon_);
     placement_ = v1::PlacementService::NewStub(channel).release();
     keda_ = es::ExternalScaler::NewStub(channel).release();
     autoscaling_ = v1::AutoscalingService::NewStub(channel).release();
@@ -1297,9 +1295,7 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
   write(cfg, good_config());
   std::ostringstream log;
   Logger logger(&log, LogLevel::kWarn);
-  DaemonOptions options;
-  options.grpc_address = "127.0.0.1:0";
-  options.http_address = "127.0.0.1:0";
+  DaemonOptions options = ::gpufit::testing::LoopbackOptions();
   options.config_path = cfg;
   options.reload_poll_seconds = 0;  // SIGHUP (Reload()) only
   Daemon daemon(options, &logger);

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "server/daemon.h"
+#include "server/daemon_fixture.h"
 #include "server/tls_reloader.h"
 
 namespace gpufit::server {
@@ -33,7 +34,7 @@ namespace {
 namespace v1 = ::gpufit::v1;
 using ::testing::HasSubstr;
 
-class TlsTest : public ::testing::Test {
+class TlsTest : public ::gpufit::testing::DaemonFixture {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(::testing::TempDir() + "/gpufit-tls-" + std::to_string(getpid()));
@@ -85,8 +86,6 @@ openssl x509 -req -in intruder.csr -CA other-ca.pem -CAkey other-ca.key -set_ser
   void StartDaemon(bool grpc_mtls, bool https = false, bool http_mtls = false,
                    int reload_poll_seconds = 0) {
     DaemonOptions o;
-    o.grpc_address = "127.0.0.1:0";
-    o.http_address = "127.0.0.1:0";
     o.reload_poll_seconds = reload_poll_seconds;
     o.tls_cert_path = Path("live/server.pem");
     o.tls_key_path = Path("live/server.key");
@@ -96,8 +95,7 @@ openssl x509 -req -in intruder.csr -CA other-ca.pem -CAkey other-ca.key -set_ser
       o.http_tls_key_path = o.tls_key_path;
       if (http_mtls) o.http_tls_client_ca_path = Path("ca.pem");
     }
-    daemon_ = std::make_unique<Daemon>(o, &logger_);
-    const absl::Status s = daemon_->Start();
+    const absl::Status s = DaemonFixture::StartDaemon(o);
     ASSERT_TRUE(s.ok()) << s;
   }
 
@@ -182,9 +180,6 @@ openssl x509 -req -in intruder.csr -CA other-ca.pem -CAkey other-ca.key -set_ser
 
   static std::string* dir_;
   static bool ok_;
-  std::ostringstream log_;
-  Logger logger_{&log_};
-  std::unique_ptr<Daemon> daemon_;
 };
 
 std::string* TlsTest::dir_ = nullptr;
@@ -244,14 +239,11 @@ TEST_F(TlsTest, HttpsWithoutClientCaServesAnyClient) {
 
 TEST_F(TlsTest, HealthAddressServesProbesInPlainHttp) {
   DaemonOptions o;
-  o.grpc_address = "127.0.0.1:0";
-  o.http_address = "127.0.0.1:0";
   o.health_address = "127.0.0.1:0";
   o.http_tls_cert_path = Path("live/server.pem");
   o.http_tls_key_path = Path("live/server.key");
   o.http_tls_client_ca_path = Path("ca.pem");
-  daemon_ = std::make_unique<Daemon>(o, &logger_);
-  ASSERT_TRUE(daemon_->Start().ok());
+  ASSERT_TRUE(DaemonFixture::StartDaemon(o).ok());
   ASSERT_NE(daemon_->health_port(), 0);
   httplib::Client probe("127.0.0.1", daemon_->health_port());
   httplib::Result ready = probe.Get("/readyz");
