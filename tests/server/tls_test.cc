@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "metrics/metrics_text.h"
 #include "server/daemon.h"
 #include "server/daemon_fixture.h"
 #include "server/tls_reloader.h"
@@ -32,7 +34,9 @@ namespace gpufit::server {
 namespace {
 
 namespace v1 = ::gpufit::v1;
+using ::gpufit::testing::MetricValue;
 using ::testing::HasSubstr;
+using ::testing::Optional;
 
 class TlsTest : public ::gpufit::testing::DaemonFixture {
  protected:
@@ -178,6 +182,12 @@ openssl x509 -req -in intruder.csr -CA other-ca.pem -CAkey other-ca.key -set_ser
 
   std::string Metrics() { return daemon_->metrics().Serialize(); }
 
+  // gpufit_tls_certificate_reloads_total{listener, result} as /metrics shows it.
+  std::optional<double> Reloads(const std::string& listener, const std::string& result) {
+    return MetricValue(Metrics(), "gpufit_tls_certificate_reloads_total",
+                       {{"listener", listener}, {"result", result}});
+  }
+
   static std::string* dir_;
   static bool ok_;
 };
@@ -270,12 +280,8 @@ TEST_F(TlsTest, RotatedCertificateServesNewConnectionsOnBothPorts) {
   httplib::Result r = Https("client")->Get("/readyz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="grpc",result="success"} 1)"));
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="http",result="success"} 1)"));
+  EXPECT_THAT(Reloads("grpc", "success"), Optional(1.0));
+  EXPECT_THAT(Reloads("http", "success"), Optional(1.0));
 }
 
 TEST_F(TlsTest, BadReplacementKeepsTheCertificateInForce) {
@@ -287,15 +293,9 @@ TEST_F(TlsTest, BadReplacementKeepsTheCertificateInForce) {
   WriteLive("server.pem", Pem("server2.pem"));
   daemon_->Reload();
   daemon_->Reload();  // unchanged files: not checked or counted again
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="http",result="failure"} 2)"));
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="grpc",result="failure"} 2)"));
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="http",result="success"} 0)"));
+  EXPECT_THAT(Reloads("http", "failure"), Optional(2.0));
+  EXPECT_THAT(Reloads("grpc", "failure"), Optional(2.0));
+  EXPECT_THAT(Reloads("http", "success"), Optional(0.0));
   EXPECT_THAT(log_.str(), HasSubstr("does not match the certificate"));
 
   // gRPC's watcher has had time to look at least twice; the old certificate still serves.
