@@ -5,13 +5,7 @@
 #include <mutex>
 #include <string>
 
-namespace prometheus {
-class Counter;
-class Gauge;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "metrics/prometheus_fwd.h"
 
 namespace gpufit::metrics {
 

@@ -11,13 +11,7 @@
 
 #include "core/catalog.h"
 #include "core/decision.h"
-
-namespace prometheus {
-class Counter;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "metrics/prometheus_fwd.h"
 
 namespace gpufit::metrics {
 

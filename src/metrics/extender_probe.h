@@ -8,12 +8,7 @@
 #include <array>
 #include <cstddef>
 
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-}  // namespace prometheus
+#include "metrics/prometheus_fwd.h"
 
 namespace gpufit::metrics {
 

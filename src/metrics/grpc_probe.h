@@ -7,11 +7,7 @@
 #include <array>
 #include <string_view>
 
-namespace prometheus {
-class Counter;
-class Histogram;
-class Registry;
-}  // namespace prometheus
+#include "metrics/prometheus_fwd.h"
 
 namespace gpufit::metrics {
 

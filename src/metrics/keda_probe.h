@@ -17,15 +17,7 @@
 #include <utility>
 
 #include "metrics/grpc_probe.h"
-
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "metrics/prometheus_fwd.h"
 
 namespace gpufit::metrics {
 

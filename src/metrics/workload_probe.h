@@ -8,12 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace prometheus {
-class Gauge;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "metrics/prometheus_fwd.h"
 
 namespace gpufit::metrics {
 

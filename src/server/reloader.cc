@@ -116,27 +116,9 @@ bool ConfigReloader::LoadLocked(const absl::StatusOr<std::string>& text, std::st
 }
 
 void ConfigReloader::StartPolling(std::chrono::milliseconds interval) {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stop_ = false;
-  }
-  poller_ = std::thread([this, interval] {
-    std::unique_lock<std::mutex> lock(poll_mu_);
-    while (!poll_cv_.wait_for(lock, interval, [this] { return stop_; })) {
-      lock.unlock();
-      PollOnce();
-      lock.lock();
-    }
-  });
+  poller_.Start(interval, [this] { PollOnce(); });
 }
 
-void ConfigReloader::StopPolling() {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stop_ = true;
-  }
-  poll_cv_.notify_all();
-  if (poller_.joinable()) poller_.join();
-}
+void ConfigReloader::StopPolling() { poller_.Stop(); }
 
 }  // namespace gpufit::server

@@ -10,7 +10,6 @@
 #define GPUFIT_SERVER_RELOADER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,12 +17,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "config/service_config.h"
 #include "metrics/config_probe.h"
 #include "server/logging.h"
+#include "server/poll_loop.h"
 
 namespace gpufit::server {
 
@@ -75,10 +74,7 @@ class ConfigReloader {
   // What the previous poll saw when it differed from last_ (a change not yet loaded).
   std::optional<Fingerprint> settling_;
 
-  std::mutex poll_mu_;
-  std::condition_variable poll_cv_;
-  bool stop_ = false;  // guarded by poll_mu_
-  std::thread poller_;
+  PollLoop poller_;
 };
 
 }  // namespace gpufit::server

@@ -301,29 +301,10 @@ bool TlsReloader::Check(std::string_view trigger) {
 }
 
 void TlsReloader::StartPolling(std::chrono::milliseconds interval) {
-  StopPolling();
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stop_ = false;
-  }
-  poller_ = std::thread([this, interval] {
-    std::unique_lock<std::mutex> lock(poll_mu_);
-    while (!poll_cv_.wait_for(lock, interval, [this] { return stop_; })) {
-      lock.unlock();
-      Check("file change");
-      lock.lock();
-    }
-  });
+  poller_.Start(interval, [this] { Check("file change"); });
 }
 
-void TlsReloader::StopPolling() {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stop_ = true;
-  }
-  poll_cv_.notify_all();
-  if (poller_.joinable()) poller_.join();
-}
+void TlsReloader::StopPolling() { poller_.Stop(); }
 
 // --- HTTPS ----------------------------------------------------------------------------------
 

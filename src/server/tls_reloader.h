@@ -23,16 +23,15 @@
 #define GPUFIT_SERVER_TLS_RELOADER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "metrics/tls_probe.h"
 #include "server/logging.h"
+#include "server/poll_loop.h"
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 struct ssl_st;      // OpenSSL's SSL
@@ -106,10 +105,7 @@ class TlsReloader {
   mutable std::mutex current_mu_;
   std::shared_ptr<const Identity> current_;  // guarded by current_mu_
 
-  std::mutex poll_mu_;
-  std::condition_variable poll_cv_;
-  bool stop_ = false;  // guarded by poll_mu_
-  std::thread poller_;
+  PollLoop poller_;
 };
 
 }  // namespace gpufit::server

@@ -25,6 +25,7 @@
 #include "nlohmann/json.hpp"
 #include "server/admission.h"
 #include "server/daemon.h"
+#include "server/daemon_fixture.h"
 #include "server/http_server.h"
 
 namespace gpufit::server {
@@ -294,9 +295,7 @@ TEST(HttpOverloadTest, SlowClientsAreShedThenDropped) {
 TEST(HttpOverloadTest, DaemonShedsExtenderCallsAndCountsThem) {
   std::ostringstream log;
   Logger logger(&log, LogLevel::kWarn);
-  DaemonOptions options;
-  options.grpc_address = "127.0.0.1:0";
-  options.http_address = "127.0.0.1:0";
+  DaemonOptions options = ::gpufit::testing::LoopbackOptions();
   options.http_threads = 1;
   options.http_max_queued = 0;
   options.http_timeout_seconds = 1;
@@ -341,9 +340,7 @@ TEST(GrpcOverloadTest, ShedsPastTheBoundServesTheRestAndRecovers) {
   constexpr int kClients = 10;
   std::ostringstream log;
   Logger logger(&log, LogLevel::kWarn);
-  DaemonOptions options;
-  options.grpc_address = "127.0.0.1:0";
-  options.http_address = "127.0.0.1:0";
+  DaemonOptions options = ::gpufit::testing::LoopbackOptions();
   options.grpc_max_in_flight = kInFlight;
   options.grpc_max_queued = kQueued;
   options.grpc_max_queue_wait_ms = 600 * 1000;  // the gate decides, not a timer
@@ -354,8 +351,7 @@ TEST(GrpcOverloadTest, ShedsPastTheBoundServesTheRestAndRecovers) {
   daemon.grpc_admission().SetAdmittedHookForTest([&] {
     if (hold) gate.Wait();
   });
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(daemon.grpc_port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = ::gpufit::testing::InsecureChannelTo(daemon);
   auto stub = gpufit::v1::PlacementService::NewStub(channel);
 
   std::vector<grpc::Status> results(kClients);

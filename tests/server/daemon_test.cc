@@ -18,6 +18,7 @@
 #include "httplib.h"
 #include "metrics/metrics_text.h"
 #include "nlohmann/json.hpp"
+#include "server/daemon_fixture.h"
 #include "server/reloader.h"
 
 namespace gpufit::server {
@@ -64,13 +65,12 @@ class TempFile {
   std::string path_;
 };
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public ::gpufit::testing::DaemonFixture {
  protected:
+  DaemonTest() : DaemonFixture(LogLevel::kDebug) {}
+
   absl::Status Start(DaemonOptions options) {
-    options.grpc_address = "127.0.0.1:0";
-    options.http_address = "127.0.0.1:0";
-    daemon_ = std::make_unique<Daemon>(options, &logger_);
-    absl::Status s = daemon_->Start();
+    absl::Status s = StartDaemon(options);
     if (s.ok()) {
       http_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->http_port());
     }
@@ -98,9 +98,6 @@ class DaemonTest : public ::testing::Test {
     return out;
   }
 
-  std::ostringstream log_;
-  Logger logger_{&log_, LogLevel::kDebug};
-  std::unique_ptr<Daemon> daemon_;
   std::unique_ptr<httplib::Client> http_;
 };
 

@@ -21,12 +21,15 @@
 #include "gtest/gtest.h"
 #include "metrics/metrics_text.h"
 #include "server/daemon.h"
+#include "server/daemon_fixture.h"
 
 namespace gpufit::server {
 namespace {
 
 namespace v1 = ::gpufit::v1;
 using ::google::protobuf::util::MessageDifferencer;
+using ::gpufit::testing::DaemonFixture;
+using ::gpufit::testing::InsecureChannelTo;
 using ::gpufit::testing::MetricValue;
 using ::testing::AnyOf;
 using ::testing::DoubleNear;
@@ -43,17 +46,12 @@ v1::FleetRequest FleetFromFile(const std::string& path) {
   return config::ToProto(*fleet);
 }
 
-class FleetServiceTest : public ::testing::Test {
+class FleetServiceTest : public DaemonFixture {
  protected:
   void SetUp() override {
-    DaemonOptions options;
-    options.grpc_address = "127.0.0.1:0";
-    options.http_address = "127.0.0.1:0";
-    daemon_ = std::make_unique<Daemon>(options, &logger_);
-    const absl::Status s = daemon_->Start();
+    const absl::Status s = StartDaemon(DaemonOptions{});
     ASSERT_TRUE(s.ok()) << s;
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(daemon_->grpc_port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = InsecureChannelTo(*daemon_);
     stub_ = v1::PlacementService::NewStub(channel_);
   }
 
@@ -66,9 +64,6 @@ class FleetServiceTest : public ::testing::Test {
     return stub_->PlanFleet(&context, request, response);
   }
 
-  std::ostringstream log_;
-  Logger logger_{&log_};
-  std::unique_ptr<Daemon> daemon_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::PlacementService::Stub> stub_;
 };

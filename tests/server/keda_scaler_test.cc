@@ -26,6 +26,7 @@
 #include "metrics/metrics_text.h"
 #include "server/autoscaling_service.h"
 #include "server/daemon.h"
+#include "server/daemon_fixture.h"
 #include "server/keda_metadata.h"
 
 namespace gpufit::server {
@@ -505,15 +506,12 @@ TEST(KedaConfigTest, AutoscalingBlockIsReadAndChecked) {
 TEST(KedaDaemonTest, ServesTheScalerAndShutsDownWithAStreamOpen) {
   std::ostringstream log;
   Logger logger(&log);
-  DaemonOptions options;
-  options.grpc_address = "127.0.0.1:0";
-  options.http_address = "127.0.0.1:0";
+  DaemonOptions options = ::gpufit::testing::LoopbackOptions();
   options.shutdown_grace_seconds = 30;
   options.keda_poll_seconds = 1;
   Daemon daemon(options, &logger);
   ASSERT_TRUE(daemon.Start().ok());
-  auto stub = es::ExternalScaler::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(daemon.grpc_port()), grpc::InsecureChannelCredentials()));
+  auto stub = es::ExternalScaler::NewStub(::gpufit::testing::InsecureChannelTo(daemon));
   const std::map<std::string, std::string> metadata = {
       {"model", "llama-3-8b"},
       {"accelerator", "l4"},

@@ -20,12 +20,15 @@
 #include "gtest/gtest.h"
 #include "metrics/metrics_text.h"
 #include "server/daemon.h"
+#include "server/daemon_fixture.h"
 
 namespace gpufit::server {
 namespace {
 
 namespace v1 = ::gpufit::v1;
 using ::google::protobuf::util::MessageDifferencer;
+using ::gpufit::testing::DaemonFixture;
+using ::gpufit::testing::InsecureChannelTo;
 using ::gpufit::testing::MetricValue;
 using ::testing::HasSubstr;
 using ::testing::Optional;
@@ -39,20 +42,15 @@ v1::Workload ChatWorkload() {
   return config::ToProto(*w);
 }
 
-class PlacementServiceTest : public ::testing::Test {
+class PlacementServiceTest : public DaemonFixture {
  protected:
   void SetUp() override { Start(DaemonOptions{}); }
 
   void Start(DaemonOptions options) {
     stub_.reset();
-    daemon_.reset();
-    options.grpc_address = "127.0.0.1:0";
-    options.http_address = "127.0.0.1:0";
-    daemon_ = std::make_unique<Daemon>(options, &logger_);
-    const absl::Status s = daemon_->Start();
+    const absl::Status s = StartDaemon(options);
     ASSERT_TRUE(s.ok()) << s;
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(daemon_->grpc_port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = InsecureChannelTo(*daemon_);
     stub_ = v1::PlacementService::NewStub(channel_);
   }
 
@@ -66,9 +64,6 @@ class PlacementServiceTest : public ::testing::Test {
 
   std::string Metrics() { return daemon_->metrics().Serialize(); }
 
-  std::ostringstream log_;
-  Logger logger_{&log_};
-  std::unique_ptr<Daemon> daemon_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::PlacementService::Stub> stub_;
 };

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,16 +25,20 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "metrics/metrics_text.h"
 #include "server/daemon.h"
+#include "server/daemon_fixture.h"
 #include "server/tls_reloader.h"
 
 namespace gpufit::server {
 namespace {
 
 namespace v1 = ::gpufit::v1;
+using ::gpufit::testing::MetricValue;
 using ::testing::HasSubstr;
+using ::testing::Optional;
 
-class TlsTest : public ::testing::Test {
+class TlsTest : public ::gpufit::testing::DaemonFixture {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(::testing::TempDir() + "/gpufit-tls-" + std::to_string(getpid()));
@@ -85,8 +90,6 @@ openssl x509 -req -in intruder.csr -CA other-ca.pem -CAkey other-ca.key -set_ser
   void StartDaemon(bool grpc_mtls, bool https = false, bool http_mtls = false,
                    int reload_poll_seconds = 0) {
     DaemonOptions o;
-    o.grpc_address = "127.0.0.1:0";
-    o.http_address = "127.0.0.1:0";
     o.reload_poll_seconds = reload_poll_seconds;
     o.tls_cert_path = Path("live/server.pem");
     o.tls_key_path = Path("live/server.key");
@@ -96,8 +99,7 @@ openssl x509 -req -in intruder.csr -CA other-ca.pem -CAkey other-ca.key -set_ser
       o.http_tls_key_path = o.tls_key_path;
       if (http_mtls) o.http_tls_client_ca_path = Path("ca.pem");
     }
-    daemon_ = std::make_unique<Daemon>(o, &logger_);
-    const absl::Status s = daemon_->Start();
+    const absl::Status s = DaemonFixture::StartDaemon(o);
     ASSERT_TRUE(s.ok()) << s;
   }
 
@@ -180,11 +182,14 @@ openssl x509 -req -in intruder.csr -CA other-ca.pem -CAkey other-ca.key -set_ser
 
   std::string Metrics() { return daemon_->metrics().Serialize(); }
 
+  // gpufit_tls_certificate_reloads_total{listener, result} as /metrics shows it.
+  std::optional<double> Reloads(const std::string& listener, const std::string& result) {
+    return MetricValue(Metrics(), "gpufit_tls_certificate_reloads_total",
+                       {{"listener", listener}, {"result", result}});
+  }
+
   static std::string* dir_;
   static bool ok_;
-  std::ostringstream log_;
-  Logger logger_{&log_};
-  std::unique_ptr<Daemon> daemon_;
 };
 
 std::string* TlsTest::dir_ = nullptr;
@@ -244,14 +249,11 @@ TEST_F(TlsTest, HttpsWithoutClientCaServesAnyClient) {
 
 TEST_F(TlsTest, HealthAddressServesProbesInPlainHttp) {
   DaemonOptions o;
-  o.grpc_address = "127.0.0.1:0";
-  o.http_address = "127.0.0.1:0";
   o.health_address = "127.0.0.1:0";
   o.http_tls_cert_path = Path("live/server.pem");
   o.http_tls_key_path = Path("live/server.key");
   o.http_tls_client_ca_path = Path("ca.pem");
-  daemon_ = std::make_unique<Daemon>(o, &logger_);
-  ASSERT_TRUE(daemon_->Start().ok());
+  ASSERT_TRUE(DaemonFixture::StartDaemon(o).ok());
   ASSERT_NE(daemon_->health_port(), 0);
   httplib::Client probe("127.0.0.1", daemon_->health_port());
   httplib::Result ready = probe.Get("/readyz");
@@ -278,12 +280,8 @@ TEST_F(TlsTest, RotatedCertificateServesNewConnectionsOnBothPorts) {
   httplib::Result r = Https("client")->Get("/readyz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="grpc",result="success"} 1)"));
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="http",result="success"} 1)"));
+  EXPECT_THAT(Reloads("grpc", "success"), Optional(1.0));
+  EXPECT_THAT(Reloads("http", "success"), Optional(1.0));
 }
 
 TEST_F(TlsTest, BadReplacementKeepsTheCertificateInForce) {
@@ -295,15 +293,9 @@ TEST_F(TlsTest, BadReplacementKeepsTheCertificateInForce) {
   WriteLive("server.pem", Pem("server2.pem"));
   daemon_->Reload();
   daemon_->Reload();  // unchanged files: not checked or counted again
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="http",result="failure"} 2)"));
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="grpc",result="failure"} 2)"));
-  EXPECT_THAT(
-      Metrics(),
-      HasSubstr(R"(gpufit_tls_certificate_reloads_total{listener="http",result="success"} 0)"));
+  EXPECT_THAT(Reloads("http", "failure"), Optional(2.0));
+  EXPECT_THAT(Reloads("grpc", "failure"), Optional(2.0));
+  EXPECT_THAT(Reloads("http", "success"), Optional(0.0));
   EXPECT_THAT(log_.str(), HasSubstr("does not match the certificate"));
 
   // gRPC's watcher has had time to look at least twice; the old certificate still serves.

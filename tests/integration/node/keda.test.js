@@ -11,11 +11,11 @@
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const YAML = require('yaml');
 const h = require('./lib/harness');
 const {kedaClients, scaledObjectRef, startLoadExporter, waitForQueryValue} = require('./lib/keda');
+const {TcpProxy} = require('./lib/restartable_server');
 
 const {grpc} = h;
 const CHAT = h.example('chat-llama3-8b.yaml');
@@ -26,7 +26,7 @@ let dir;
 let exporter;
 let prometheus;
 let prometheusUrl;
-let proxy;  // in front of Prometheus; the configured workload's prometheus_url
+let proxy;  // in front of Prometheus (can go away and come back); the configured workload's prometheus_url
 let daemon;
 let scaler;
 let autoscaling;
@@ -36,46 +36,6 @@ let autoscaling;
 // Our own Prometheus on a free loopback port, scraping the exporter (lib/keda.js) every second.
 async function startPrometheus(target) {
   return h.startPrometheus({dir, job: 'vllm', target: target, extraArgs: ['--query.lookback-delta=5s']});
-}
-
-// A TCP proxy to `port` that can go away (connection refused, open connections cut) and
-// come back on the same port: Prometheus as gpufitd sees it when the network or Prometheus
-// itself is down for a while.
-class TcpProxy {
-  constructor(targetPort) {
-    this.targetPort = targetPort;
-    this.sockets = new Set();
-    this.port = 0;
-  }
-
-  start(port = 0) {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.port = this.server.address().port;
-        resolve();
-      });
-    });
-  }
-
-  stop() {
-    const closed = new Promise((resolve) => this.server.close(resolve));
-    for (const s of this.sockets) s.destroy();
-    return closed;
-  }
-
-  get url() {
-    return `http://127.0.0.1:${this.port}`;
-  }
 }
 
 // Sets the exporter and waits until Prometheus answers the load query with it.

@@ -15,23 +15,22 @@ const {test, after} = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const h = require('./lib/harness');
+const {RestartableServer} = require('./lib/restartable_server');
 
 const WAIT_MS = 60000;  // the watcher backs off up to 30 s between attempts
 
 const dirs = [];
 after(() => dirs.forEach(h.removeDir));
 
-class FakeKubeApi {
+class FakeKubeApi extends RestartableServer {
   constructor() {
+    super(() => http.createServer((req, res) => this.handle(req, res)));
     this.rv = 1000;
     this.nodes = new Map();
     this.history = [];          // events after oldestRv, in order
     this.oldestRv = this.rv;    // a watch from before this gets 410
     this.watches = new Set();   // open watch responses
-    this.sockets = new Set();
     this.lists = 0;
-    this.port = 0;
-    this.server = null;
   }
 
   setNode(name) {
@@ -87,32 +86,10 @@ class FakeKubeApi {
     res.on('close', () => this.watches.delete(res));
   }
 
-  // Listens on `port` (0: any; the same port again after stop()).
-  start(port = 0) {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.port = this.server.address().port;
-        resolve();
-      });
-    });
-  }
-
   // Goes away: the listener closes (connection refused) and open watches are cut.
   stop() {
-    const closed = new Promise((resolve) => this.server.close(resolve));
-    for (const socket of this.sockets) socket.destroy();
     this.watches.clear();
-    return closed;
-  }
-
-  get url() {
-    return `http://127.0.0.1:${this.port}`;
+    return super.stop();
   }
 }
 

@@ -102,20 +102,39 @@ async function waitForCost(daemon, workloadName, expectedCost, what) {
   }, {timeoutMs: RELOAD_TIMEOUT_MS, intervalMs: 200, what});
 }
 
-test('file changes reload by polling; an invalid file keeps the old config serving', async () => {
-  const dir = h.makeTempDir('reload-poll');
+// A fresh directory (removed after the tests) with a config file holding config A: WORKLOAD
+// with the L4 at 0.5 $/h.
+function startingConfig(name) {
+  const dir = h.makeTempDir(name);
   dirs.push(dir);
   const config = new ConfigFile(dir);
   config.writeValid(0.5, [WORKLOAD]);
+  return {dir, config};
+}
+
+// Runs `body(daemon, client)` with gpufitd serving `config` (polled every `pollSeconds`) and a
+// PlacementService client; then gpufitd is stopped, and must exit 0, whatever the body did.
+async function withDaemon(config, pollSeconds, body) {
+  const daemon = await h.startDaemon({config: config.path, args: ['--reload-poll-seconds', String(pollSeconds)]});
+  const client = h.placementClient(daemon.grpcAddress);
+  try {
+    await body(daemon, client);
+  } finally {
+    client.close();
+    const status = await daemon.stop();
+    assert.equal(status.code, 0, `gpufitd exit ${JSON.stringify(status)}`);
+  }
+}
+
+test('file changes reload by polling; an invalid file keeps the old config serving', async () => {
+  const {dir, config} = startingConfig('reload-poll');
   const planA = cliPlan(dir, WORKLOAD, 0.5);
   const planB = cliPlan(dir, WORKLOAD, 9.99);
   const planC = cliPlan(dir, WORKLOAD, 1.25);
   const planExtra = cliPlan(dir, EXTRA_WORKLOAD, 9.99);
   assert.notEqual(planA.recommendation.cost_usd_per_hour, planB.recommendation.cost_usd_per_hour);
 
-  const daemon = await h.startDaemon({config: config.path, args: ['--reload-poll-seconds', '1']});
-  const client = h.placementClient(daemon.grpcAddress);
-  try {
+  await withDaemon(config, 1, async (daemon, client) => {
     // A: as started.
     await waitForCost(daemon, WORKLOAD.name, planA.recommendation.cost_usd_per_hour, 'config A cost metric');
     const decisionA = await place(client, WORKLOAD);
@@ -172,25 +191,16 @@ test('file changes reload by polling; an invalid file keeps the old config servi
     assert.ok(await reloads(daemon, 'success') >= successB + 1);
     const extraGone = await metric(daemon, 'gpufit_workload_cost_usd_per_hour', {workload: EXTRA_WORKLOAD.name});
     assert.equal(extraGone, undefined, 'a workload removed from the file loses its series');
-  } finally {
-    client.close();
-    const status = await daemon.stop();
-    assert.equal(status.code, 0, `gpufitd exit ${JSON.stringify(status)}`);
-  }
+  });
 });
 
 test('SIGHUP reloads the config; an invalid file on SIGHUP keeps the old one', async () => {
-  const dir = h.makeTempDir('reload-hup');
-  dirs.push(dir);
-  const config = new ConfigFile(dir);
-  config.writeValid(0.5, [WORKLOAD]);
+  const {dir, config} = startingConfig('reload-hup');
   const planA = cliPlan(dir, WORKLOAD, 0.5);
   const planB = cliPlan(dir, WORKLOAD, 9.99);
 
   // Polling an hour apart: within this test only SIGHUP can cause a reload.
-  const daemon = await h.startDaemon({config: config.path, args: ['--reload-poll-seconds', '3600']});
-  const client = h.placementClient(daemon.grpcAddress);
-  try {
+  await withDaemon(config, 3600, async (daemon, client) => {
     await waitForCost(daemon, WORKLOAD.name, planA.recommendation.cost_usd_per_hour, 'config A cost metric');
     const success0 = await reloads(daemon, 'success');
     const failure0 = await reloads(daemon, 'failure');
@@ -210,18 +220,11 @@ test('SIGHUP reloads the config; an invalid file on SIGHUP keeps the old one', a
     h.assertSameMessage(await place(client, WORKLOAD), decisionB, 'Place after the rejected SIGHUP reload');
     assert.equal(await reloads(daemon, 'success'), success0 + 1);
     assert.ok(daemon.running(), 'SIGHUP does not stop gpufitd');
-  } finally {
-    client.close();
-    const status = await daemon.stop();
-    assert.equal(status.code, 0, `gpufitd exit ${JSON.stringify(status)}`);
-  }
+  });
 });
 
 test('config deleted, half-written in place, garbage, then fixed: the old config serves and stays ready', async () => {
-  const dir = h.makeTempDir('reload-faults');
-  dirs.push(dir);
-  const config = new ConfigFile(dir);
-  config.writeValid(0.5, [WORKLOAD]);
+  const {dir, config} = startingConfig('reload-faults');
   const planA = cliPlan(dir, WORKLOAD, 0.5);
   const planC = cliPlan(dir, WORKLOAD, 1.25);
   // The file the last step writes; the half-written step is its first part, cut inside the
@@ -229,9 +232,7 @@ test('config deleted, half-written in place, garbage, then fixed: the old config
   const textC = `prices: {l4: 1.25, a100-80gb: 3.0}\n${YAML.stringify({workloads: [WORKLOAD]})}`;
   const halfC = textC.slice(0, textC.indexOf('a100-80gb') + 3);
 
-  const daemon = await h.startDaemon({config: config.path, args: ['--reload-poll-seconds', '1']});
-  const client = h.placementClient(daemon.grpcAddress);
-  try {
+  await withDaemon(config, 1, async (daemon, client) => {
     await waitForCost(daemon, WORKLOAD.name, planA.recommendation.cost_usd_per_hour, 'config A cost metric');
     const decisionA = await place(client, WORKLOAD);
     h.assertSameMessage(withoutVersion(decisionA), withoutVersion(planA), 'Place under config A');
@@ -266,9 +267,5 @@ test('config deleted, half-written in place, garbage, then fixed: the old config
     h.assertSameMessage(withoutVersion(await place(client, WORKLOAD)), withoutVersion(planC), 'Place under the fixed config');
     assert.ok(await reloads(daemon, 'success') >= success0 + 1);
     assert.equal((await h.httpGet(`http://${daemon.httpAddress}/readyz`)).status, 200);
-  } finally {
-    client.close();
-    const status = await daemon.stop();
-    assert.equal(status.code, 0, `gpufitd exit ${JSON.stringify(status)}`);
-  }
+  });
 });
