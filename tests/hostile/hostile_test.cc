@@ -382,7 +382,8 @@ TEST_F(HostileTest, ExtenderMalformedJson) {
         {"single quotes", "{'NodeNames': []}"},
         {"NUL byte", std::string("{\"NodeNames\": [\"a\0b\"]}", 21)},
     };
-    for (const auto& [name, body] : bodies) {
+    for (const auto& [name, body_] : bodies) {
+      const auto& body = body_;  // clang 14 cannot capture structured bindings
       Case(
           std::string(path) + " " + name,
           [&] {
@@ -447,7 +448,8 @@ TEST_F(HostileTest, ExtenderDeepNesting) {
            "}}},\"NodeNames\":[]}"},
   };
   for (const char* path : {"/filter", "/prioritize"}) {
-    for (const auto& [name, body] : bodies) {
+    for (const auto& [name, body_] : bodies) {
+      const auto& body = body_;  // clang 14 cannot capture structured bindings
       Case(
           std::string(path) + " " + name,
           [&] {
@@ -504,7 +506,9 @@ TEST_F(HostileTest, ExtenderDuplicateKeys) {
        "gpufit.io/model"},
   };
   for (const char* path : {"/filter", "/prioritize"}) {
-    for (const auto& [name, body, field] : cases) {
+    for (const auto& [name, body_, field_] : cases) {
+      const auto& body = body_;    // clang 14 cannot capture structured bindings
+      const auto& field = field_;  // clang 14 cannot capture structured bindings
       Case(
           std::string(path) + " " + name, [&] { return Want4xx(Post(path, body), field); },
           GoodExtender);
@@ -544,7 +548,8 @@ TEST_F(HostileTest, ExtenderInvalidUtf8) {
       {"truncated sequence", "{\"NodeNames\":[\"\xe2\x82\"]}"},
   };
   for (const char* path : {"/filter", "/prioritize"}) {
-    for (const auto& [name, body] : bodies) {
+    for (const auto& [name, body_] : bodies) {
+      const auto& body = body_;  // clang 14 cannot capture structured bindings
       Case(
           std::string(path) + " invalid UTF-8 " + name,
           [&] { return Want4xx(Post(path, body), "UTF-8"); }, GoodExtender);
@@ -744,7 +749,8 @@ TEST_F(HostileTest, ExtenderSlowClients) {
        "Content-Length: 1000\r\n\r\n{\"Pod\":"},
       {"half the request line", "POST /fil"},
   };
-  for (const auto& [name, half] : halves) {
+  for (const auto& [name, half_] : halves) {
+    const auto& half = half_;  // clang 14 cannot capture structured bindings
     Case(
         "slowloris: " + name,
         [&] {
@@ -896,7 +902,8 @@ TEST_F(HostileTest, PlaceAndPredictBadStrings) {
            "workload.accelerators[0]"},
 
       };
-  for (const auto& [name, mutate, field] : cases) {
+  for (const auto& [name, mutate, field_] : cases) {
+    const auto& field = field_;  // clang 14 cannot capture structured bindings
     v1::Workload w = GoodWorkload();
     mutate(w);
     Case(
@@ -935,7 +942,10 @@ TEST_F(HostileTest, PlaceAndPredictBadStrings) {
       {"gpus -1", "l4", -1, "gpus"},
       {"gpus INT32_MAX", "l4", std::numeric_limits<int32_t>::max(), "gpus"},
   };
-  for (const auto& [name, accelerator, gpus, field] : predicts) {
+  for (const auto& [name, accelerator_, gpus_, field_] : predicts) {
+    const auto& accelerator = accelerator_;  // clang 14 cannot capture structured bindings
+    const auto& gpus = gpus_;                // clang 14 cannot capture structured bindings
+    const auto& field = field_;              // clang 14 cannot capture structured bindings
     Case(
         "Predict " + name,
         [&] {
@@ -1087,7 +1097,8 @@ TEST_F(HostileTest, PlanFleetBadInput) {
     grpc::Status s = placement_->PlanFleet(&context, request, &response);
     return s.ok() ? "" : "good PlanFleet failed: " + s.error_message();
   };
-  for (const auto& [name, mutate, field] : cases) {
+  for (const auto& [name, mutate, field_] : cases) {
+    const auto& field = field_;  // clang 14 cannot capture structured bindings
     v1::PlanFleetRequest request;
     mutate(*request.mutable_fleet());
     Case(
@@ -1157,7 +1168,8 @@ TEST_F(HostileTest, KedaBadMetadata) {
            {{"model", "llama-3-8b"}, {"accelerator", "l4"}, {"serverAddress", "not a url"}},
            "scalerMetadata.serverAddress"},
       };
-  for (const auto& [name, given, field] : cases) {
+  for (const auto& [name, given, field_] : cases) {
+    const auto& field = field_;  // clang 14 cannot capture structured bindings
     // The load source every inline-model trigger needs, unless the case is about it.
     std::map<std::string, std::string> md = given;
     if (!md.empty()) {
@@ -1222,7 +1234,8 @@ TEST_F(HostileTest, RecommendBadWorkloads) {
     grpc::Status s = autoscaling_->Recommend(&context, v1::RecommendRequest(), &response);
     return s.ok() ? "" : "good Recommend failed: " + s.error_message();
   };
-  for (const auto& [name, workloads] : cases) {
+  for (const auto& [name, workloads_] : cases) {
+    const auto& workloads = workloads_;  // clang 14 cannot capture structured bindings
     Case(
         "Recommend " + name,
         [&] {
@@ -1303,7 +1316,9 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
   options.reload_poll_seconds = 0;  // SIGHUP (Reload()) only
   Daemon daemon(options, &logger);
   ASSERT_TRUE(daemon.Start().ok());
-  for (const auto& [name, text, field] : configs) {
+  for (const auto& [name, text_, field_] : configs) {
+    const auto& text = text_;    // clang 14 cannot capture structured bindings
+    const auto& field = field_;  // clang 14 cannot capture structured bindings
     Case(
         "config reload: " + name,
         [&] {
@@ -1360,7 +1375,9 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
        "accelerators"},
       {"invalid UTF-8", "name: \"\xc3\x28\"\nmodel: llama-3-8b\n", "w.yaml"},
   };
-  for (const auto& [name, text, field] : workloads) {
+  for (const auto& [name, text_, field_] : workloads) {
+    const auto& text = text_;    // clang 14 cannot capture structured bindings
+    const auto& field = field_;  // clang 14 cannot capture structured bindings
     Case(
         "gpufit plan: " + name, [&] { return cli("plan", dir + "/w.yaml", text, field); },
         [&] {
@@ -1379,7 +1396,9 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
        "      requests_per_second: .nan\n",
        "requests_per_second"},
   };
-  for (const auto& [name, text, field] : fleets) {
+  for (const auto& [name, text_, field_] : fleets) {
+    const auto& text = text_;    // clang 14 cannot capture structured bindings
+    const auto& field = field_;  // clang 14 cannot capture structured bindings
     Case(
         "gpufit fleet: " + name, [&] { return cli("fleet", dir + "/f.yaml", text, field); },
         [&] {
@@ -1410,7 +1429,8 @@ TEST_F(HostileTest, NodeWatchStream) {
       {"ERROR event with garbage", "{\"type\":\"ERROR\",\"object\":7}"},
 
   };
-  for (const auto& [name, line] : lines) {
+  for (const auto& [name, line_] : lines) {
+    const auto& line = line_;  // clang 14 cannot capture structured bindings
     Case(
         "watch line " + name,
         [&] {
