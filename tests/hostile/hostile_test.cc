@@ -46,6 +46,18 @@
 #include "server/daemon.h"
 #include "server/daemon_fixture.h"
 
+// AddressSanitizer builds (GCC defines __SANITIZE_ADDRESS__, clang has __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define GPUFIT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GPUFIT_TEST_ASAN 1
+#endif
+#endif
+#ifndef GPUFIT_TEST_ASAN
+#define GPUFIT_TEST_ASAN 0
+#endif
+
 namespace gpufit::server {
 namespace {
 
@@ -733,6 +745,13 @@ TEST_F(HostileTest, ExtenderHugeBodyRefusedUnread) {
       },
       GoodExtender);
   const size_t after = RssBytes();
+#if GPUFIT_TEST_ASAN
+  // ASan keeps freed blocks in its quarantine (256 MB by default), so RSS shows every buffer
+  // the 64 MiB chunked read ever held; the check only means something in the normal build.
+  (void)before;
+  (void)after;
+  return;
+#endif
   Record("100 MB bodies did not grow RSS by 50 MB",
          after < before + (50u << 20)
              ? ""
