@@ -40,6 +40,9 @@ std::string RejectionText(const Option& o) {
                              r.detail);
     case RejectKind::kIsolation:
       return "capability: dedicated isolation needs a whole GPU, not a MIG slice";
+    case RejectKind::kTooManyReplicas:
+      return absl::StrFormat("capability: needs %.3g replicas, more than %.0f; check the traffic",
+                             r.needed, r.available);
   }
   return "";
 }

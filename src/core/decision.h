@@ -23,7 +23,13 @@ enum class RejectKind {
   kNoNvlink,           // detail = TP degree requested
   kHeadsNotDivisible,  // detail = TP degree; attention heads do not split evenly
   kIsolation,          // dedicated workload on a MIG slice
+  kTooManyReplicas,    // needed = replicas the traffic needs, available = kMaxReplicas
 };
+
+// More replicas than this for one workload on one option is not a deployment but traffic (or a
+// measured capacity) off by orders of magnitude; past it replica counts no longer fit an int.
+// Placement rejects such options and the fleet planner such choices.
+inline constexpr double kMaxReplicas = 1e6;
 
 struct Rejection {
   RejectClass cls = RejectClass::kNone;

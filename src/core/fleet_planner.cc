@@ -31,11 +31,10 @@ const MeasuredCapacity* FindMeasured(const FleetRequest& req, const std::string&
   return nullptr;
 }
 
-// More replicas than this for one workload (or bucket) on one choice is not a fleet but a
-// capacity off by orders of magnitude (e.g. a measurement in the wrong unit). Past it the
-// replica counts no longer fit an int (undefined behaviour when converted) and the
-// mixed-integer program is ill-scaled, so such choices are rejected up front.
-constexpr double kMaxReplicasPerChoice = 1e6;
+// More replicas than this for one workload (or bucket) on one choice (core::kMaxReplicas) is a
+// capacity off by orders of magnitude (e.g. a measurement in the wrong unit); it would also
+// leave the mixed-integer program ill-scaled, so such choices are rejected up front.
+constexpr double kMaxReplicasPerChoice = kMaxReplicas;
 
 std::string TooManyReplicas(const FleetRequest& req, const MeasuredCapacity& m, double replicas) {
   return absl::StrCat("measured[", &m - req.measured.data(), "]: ", m.requests_per_second,

@@ -98,6 +98,10 @@ void EvaluateLlm(const ResolvedWorkload& w, const LlmTerms& t, const Catalog& ca
       std::max({1.0, Replicas(w.concurrency, cap, policy.replica_headroom),
                 Replicas(w.output_tokens_per_second, p.max_output_tokens_per_second,
                          policy.replica_headroom)});
+  if (!(replicas <= kMaxReplicas)) {
+    return Reject(o, RejectClass::kCapability, RejectKind::kTooManyReplicas, replicas,
+                  kMaxReplicas);
+  }
   o.replicas = static_cast<int>(replicas);
   // Spread the demand evenly over the replicas.
   double per_replica = w.concurrency / replicas;
@@ -147,6 +151,10 @@ void EvaluateItems(const ResolvedWorkload& w, const Catalog& catalog, Option& o)
   const double replicas =
       std::max({1.0, Replicas(w.requests_per_second, e.items_per_second, policy.replica_headroom),
                 Replicas(w.concurrency, p.max_concurrency, policy.replica_headroom)});
+  if (!(replicas <= kMaxReplicas)) {
+    return Reject(o, RejectClass::kCapability, RejectKind::kTooManyReplicas, replicas,
+                  kMaxReplicas);
+  }
   o.replicas = static_cast<int>(replicas);
   p.concurrency = std::clamp(w.concurrency / replicas, 0.0, p.max_concurrency);
   p.memory.activations_gib = e.per_item_gib * std::max(1.0, std::ceil(p.concurrency));

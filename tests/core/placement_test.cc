@@ -143,6 +143,27 @@ TEST(PlacementTest, LatencyObjectivePrefersTheFasterGpu) {
   EXPECT_EQ(PlaceWorkload(w, catalog).value().recommendation()->accelerator->id, "l4");
 }
 
+// Found by fuzz_proto: 1e12 tokens/s (within the validated range) needed ~4e9 replicas on one
+// option, and converting that to int was undefined behaviour. Such options are rejected.
+TEST(PlacementTest, TrafficNeedingMoreThanAMillionReplicasIsRejected) {
+  const Catalog catalog = TestCatalog();
+  Workload w = ChatWorkload(10);
+  w.traffic.tokens_per_second = 1e12;
+  const Decision d = PlaceWorkload(w, catalog).value();
+  const Option* l4 = Find(d, "l4");
+  ASSERT_NE(l4, nullptr);
+  EXPECT_FALSE(l4->feasible);
+  EXPECT_EQ(l4->rejection.kind, RejectKind::kTooManyReplicas);
+  EXPECT_GT(l4->rejection.needed, kMaxReplicas);
+  EXPECT_THAT(RejectionText(*l4), HasSubstr("replicas, more than 1000000"));
+  for (const Option& o : d.options) EXPECT_FALSE(o.feasible) << o.accelerator->id;
+  // A million replicas' worth still places.
+  w.traffic.tokens_per_second = 1e6;
+  const Decision ok = PlaceWorkload(w, catalog).value();
+  ASSERT_NE(ok.recommendation(), nullptr);
+  EXPECT_TRUE(ok.recommendation()->feasible);
+}
+
 TEST(PlacementTest, DeterministicForTheSameInput) {
   const Catalog catalog = TestCatalog();
   const Decision a = PlaceWorkload(ChatWorkload(77), catalog).value();
