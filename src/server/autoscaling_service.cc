@@ -1,6 +1,5 @@
 #include "server/autoscaling_service.h"
 
-#include <chrono>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -70,23 +69,11 @@ absl::StatusOr<v1::RecommendResponse> Recommend(const config::ServiceConfig& con
           target.status().code(),
           absl::StrCat(w->name, ".autoscaling.", std::string(target.status().message())));
     }
-    metrics::QueryError reason = metrics::QueryError::kBadResponse;
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<double> load = query(a.prometheus_url, a.query, &reason);
-    if (probe != nullptr) {
-      probe->ObserveQuery(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    if (!load.ok()) {
-      if (probe != nullptr) probe->RecordQueryError(reason);
-      const bool query_fault =
-          reason == metrics::QueryError::kBadQuery || reason == metrics::QueryError::kBadResult;
-      return absl::Status(
-          load.status().code(),
-          absl::StrCat(w->name, ".autoscaling.", query_fault ? "query" : "prometheus_url", ": ",
-                       std::string(load.status().message())));
-    }
-    const double live = std::max(0.0, *load);
+    const std::string field = absl::StrCat(w->name, ".autoscaling.");
+    absl::StatusOr<double> load = QueryLoad(query, a.prometheus_url, a.query,
+                                            field + "prometheus_url", field + "query", probe);
+    if (!load.ok()) return load.status();
+    const double live = *load;
     const int raw = ReplicasFor(live, *target);
     const int desired =
         stabilizer->Stabilize(w->name, raw, absl::Seconds(a.scale_down_stabilization_seconds));

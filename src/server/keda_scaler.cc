@@ -44,24 +44,12 @@ absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& q
     }
     return target.configured_load;
   }
-  metrics::QueryError reason = metrics::QueryError::kBadResponse;
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<double> load = query(target.server_address, target.query, &reason);
-  if (probe != nullptr) {
-    probe->ObserveQuery(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  if (!load.ok()) {
-    if (probe != nullptr) probe->RecordQueryError(reason);
-    const bool query_fault =
-        reason == metrics::QueryError::kBadQuery || reason == metrics::QueryError::kBadResult;
-    return absl::Status(load.status().code(),
-                        absl::StrCat("scalerMetadata.", query_fault ? "query" : "serverAddress",
-                                     ": ", std::string(load.status().message())));
-  }
-  const double live = std::max(0.0, *load);
-  if (labelled) probe->SetTriggerLoad(target.workload_name, target.accelerator, live);
-  return live;
+  absl::StatusOr<double> live =
+      QueryLoad(query, target.server_address, target.query, "scalerMetadata.serverAddress",
+                "scalerMetadata.query", probe);
+  if (!live.ok()) return live.status();
+  if (labelled) probe->SetTriggerLoad(target.workload_name, target.accelerator, *live);
+  return *live;
 }
 
 KedaScaler::KedaScaler(const ConfigStore* store, metrics::KedaProbe* probe,

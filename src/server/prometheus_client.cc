@@ -1,5 +1,7 @@
 #include "server/prometheus_client.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <utility>
@@ -165,6 +167,26 @@ absl::StatusOr<double> QueryPrometheus(const std::string& server_address, const 
                                             " unreachable: ", httplib::to_string(res.error()))));
   }
   return ParseQueryResponse(res->status, res->body, query, reason);
+}
+
+absl::StatusOr<double> QueryLoad(const LoadQueryFn& query, const std::string& server_address,
+                                 const std::string& promql, std::string_view address_field,
+                                 std::string_view query_field, metrics::KedaProbe* probe) {
+  QueryError reason = QueryError::kBadResponse;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<double> load = query(server_address, promql, &reason);
+  if (probe != nullptr) {
+    probe->ObserveQuery(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (!load.ok()) {
+    if (probe != nullptr) probe->RecordQueryError(reason);
+    const bool query_fault = reason == QueryError::kBadQuery || reason == QueryError::kBadResult;
+    return absl::Status(load.status().code(),
+                        absl::StrCat(std::string(query_fault ? query_field : address_field), ": ",
+                                     std::string(load.status().message())));
+  }
+  return std::max(0.0, *load);
 }
 
 }  // namespace gpufit::server

@@ -40,6 +40,15 @@ absl::StatusOr<double> QueryPrometheus(const std::string& server_address, const 
 using LoadQueryFn = std::function<absl::StatusOr<double>(
     const std::string& server_address, const std::string& query, metrics::QueryError* reason)>;
 
+// Runs one load query through `query` the way both services need it: times it and counts a
+// failure by reason into `probe` (optional), clamps a negative load to 0 (a rate() over a
+// counter reset), and names the field at fault in the error, `query_field` when Prometheus
+// refused the query or its result is not one number, `address_field` otherwise
+// ("scalerMetadata.serverAddress: ...", "chat.autoscaling.query: ...").
+absl::StatusOr<double> QueryLoad(const LoadQueryFn& query, const std::string& server_address,
+                                 const std::string& promql, std::string_view address_field,
+                                 std::string_view query_field, metrics::KedaProbe* probe);
+
 }  // namespace gpufit::server
 
 #endif  // GPUFIT_SERVER_PROMETHEUS_CLIENT_H_
