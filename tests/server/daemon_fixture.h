@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "gpufit/v1/placement_service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -48,6 +49,25 @@ class DaemonFixture : public ::testing::Test {
   std::ostringstream log_;
   server::Logger logger_;
   std::unique_ptr<server::Daemon> daemon_;
+};
+
+// A DaemonFixture that talks to its daemon through a real PlacementService stub (the stub is
+// what an outside gRPC client would hold). Starts a default daemon before each test.
+class PlacementStubFixture : public DaemonFixture {
+ protected:
+  void SetUp() override { StartWithStub(server::DaemonOptions{}); }
+
+  // Drops the stub, restarts the daemon from `options` and opens a new channel and stub to it.
+  void StartWithStub(server::DaemonOptions options) {
+    stub_.reset();
+    const absl::Status s = StartDaemon(std::move(options));
+    ASSERT_TRUE(s.ok()) << s;
+    channel_ = InsecureChannelTo(*daemon_);
+    stub_ = gpufit::v1::PlacementService::NewStub(channel_);
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<gpufit::v1::PlacementService::Stub> stub_;
 };
 
 }  // namespace gpufit::testing

@@ -28,9 +28,8 @@ namespace {
 
 namespace v1 = ::gpufit::v1;
 using ::google::protobuf::util::MessageDifferencer;
-using ::gpufit::testing::DaemonFixture;
-using ::gpufit::testing::InsecureChannelTo;
 using ::gpufit::testing::MetricValue;
+using ::gpufit::testing::PlacementStubFixture;
 using ::testing::AnyOf;
 using ::testing::DoubleNear;
 using ::testing::HasSubstr;
@@ -46,15 +45,8 @@ v1::FleetRequest FleetFromFile(const std::string& path) {
   return config::ToProto(*fleet);
 }
 
-class FleetServiceTest : public DaemonFixture {
+class FleetServiceTest : public PlacementStubFixture {
  protected:
-  void SetUp() override {
-    const absl::Status s = StartDaemon(DaemonOptions{});
-    ASSERT_TRUE(s.ok()) << s;
-    channel_ = InsecureChannelTo(*daemon_);
-    stub_ = v1::PlacementService::NewStub(channel_);
-  }
-
   grpc::Status PlanFleet(const v1::FleetRequest& fleet, v1::PlanFleetResponse* response,
                          std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
     grpc::ClientContext context;
@@ -63,9 +55,6 @@ class FleetServiceTest : public DaemonFixture {
     *request.mutable_fleet() = fleet;
     return stub_->PlanFleet(&context, request, response);
   }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::PlacementService::Stub> stub_;
 };
 
 // The RPC and the CLI print the same plan: same conversion, same solver. Only the solve time

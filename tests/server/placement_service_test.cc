@@ -27,9 +27,8 @@ namespace {
 
 namespace v1 = ::gpufit::v1;
 using ::google::protobuf::util::MessageDifferencer;
-using ::gpufit::testing::DaemonFixture;
-using ::gpufit::testing::InsecureChannelTo;
 using ::gpufit::testing::MetricValue;
+using ::gpufit::testing::PlacementStubFixture;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 using ::testing::StartsWith;
@@ -42,18 +41,8 @@ v1::Workload ChatWorkload() {
   return config::ToProto(*w);
 }
 
-class PlacementServiceTest : public DaemonFixture {
+class PlacementServiceTest : public PlacementStubFixture {
  protected:
-  void SetUp() override { Start(DaemonOptions{}); }
-
-  void Start(DaemonOptions options) {
-    stub_.reset();
-    const absl::Status s = StartDaemon(options);
-    ASSERT_TRUE(s.ok()) << s;
-    channel_ = InsecureChannelTo(*daemon_);
-    stub_ = v1::PlacementService::NewStub(channel_);
-  }
-
   grpc::Status Place(const v1::Workload& workload, v1::PlaceResponse* response) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -63,9 +52,6 @@ class PlacementServiceTest : public DaemonFixture {
   }
 
   std::string Metrics() { return daemon_->metrics().Serialize(); }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::PlacementService::Stub> stub_;
 };
 
 TEST_F(PlacementServiceTest, PlaceEqualsCoreAndCli) {
@@ -196,7 +182,7 @@ TEST_F(PlacementServiceTest, ExpiredDeadlineIsDeadlineExceeded) {
 TEST_F(PlacementServiceTest, OversizedRequestIsResourceExhausted) {
   DaemonOptions options;
   options.max_message_bytes = 1024;
-  Start(options);
+  StartWithStub(options);
   v1::Workload w = ChatWorkload();
   w.set_name(std::string(4096, 'x'));
   v1::PlaceResponse response;
