@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
 #include "config/yaml_reader.h"
+#include "core/limits.h"
 #include "core/status_macros.h"
 #include "core/task.h"
 
@@ -202,7 +203,8 @@ absl::Status ReadAcceleratorFields(const YamlReader& r, const YAML::Node& entry,
           GPUFIT_ASSIGN_OR_RETURN(a->video_encoders, r.Integer(v, p, 0));
         } else if (key == "price_usd_per_hour") {
           // > 0: cost per token and tokens per dollar divide by it.
-          GPUFIT_ASSIGN_OR_RETURN(a->price_usd_per_hour, r.Number(v, p, Bound::kPositive));
+          GPUFIT_ASSIGN_OR_RETURN(a->price_usd_per_hour,
+                                  r.Number(v, p, Bound::kPositive, core::kMaxPriceUsdPerHour));
         } else {
           // A given list replaces the whole list; `mig_profiles: []` turns MIG off.
           GPUFIT_ASSIGN_OR_RETURN(a->mig_profiles, ReadMigProfiles(r, v, p));
@@ -431,7 +433,8 @@ absl::Status ApplyCatalogYaml(std::string_view text, std::string_view filename, 
                                           "' (MIG slices are priced from their parent GPU)")
                            : absl::StrCat("unknown accelerator '", id, "'"));
       }
-      GPUFIT_ASSIGN_OR_RETURN(gpu->price_usd_per_hour, r.Number(value, path, Bound::kPositive));
+      GPUFIT_ASSIGN_OR_RETURN(gpu->price_usd_per_hour,
+                              r.Number(value, path, Bound::kPositive, core::kMaxPriceUsdPerHour));
     }
   }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "config/proto_conversion.h"
+#include "core/limits.h"
 #include "core/status_macros.h"
 
 namespace gpufit::config {
@@ -85,10 +86,14 @@ absl::StatusOr<core::FleetRequest> FromProto(const v1::FleetRequest& proto,
     const v1::FleetGpuOptions& g = proto.gpus(i);
     const std::string gp = absl::StrCat(at, ".gpus[", i, "]");
     if (g.accelerator().empty()) return Invalid(gp + ".accelerator", "required");
-    if (g.has_max_count() && g.max_count() < 0) return Invalid(gp + ".max_count", "must be >= 0");
-    if (g.owned() < 0) return Invalid(gp + ".owned", "must be >= 0");
-    if (g.has_price_usd_per_hour() && !(g.price_usd_per_hour() >= 0)) {
-      return Invalid(gp + ".price_usd_per_hour", "must be >= 0");
+    if (g.has_max_count()) {
+      GPUFIT_RETURN_IF_ERROR(
+          core::CheckRange(gp + ".max_count", g.max_count(), 0, core::kMaxGpuCount));
+    }
+    GPUFIT_RETURN_IF_ERROR(core::CheckRange(gp + ".owned", g.owned(), 0, core::kMaxGpuCount));
+    if (g.has_price_usd_per_hour()) {
+      GPUFIT_RETURN_IF_ERROR(core::CheckRange(gp + ".price_usd_per_hour", g.price_usd_per_hour(), 0,
+                                              core::kMaxPriceUsdPerHour));
     }
     core::FleetGpuOptions o;
     o.accelerator = g.accelerator();
@@ -114,8 +119,11 @@ absl::StatusOr<core::FleetRequest> FromProto(const v1::FleetRequest& proto,
                          : absl::StrCat("must be in 0..", it->second - 1, " (a bucket index)"));
     }
     if (m.gpus_per_replica() < 0) return Invalid(mp + ".gpus_per_replica", "must be >= 0");
-    if (!(m.requests_per_second() >= 0) || !(m.concurrency() >= 0) ||
-        (m.requests_per_second() == 0 && m.concurrency() == 0)) {
+    GPUFIT_RETURN_IF_ERROR(core::CheckRange(mp + ".requests_per_second", m.requests_per_second(), 0,
+                                            core::kMaxRatePerSecond));
+    GPUFIT_RETURN_IF_ERROR(
+        core::CheckRange(mp + ".concurrency", m.concurrency(), 0, core::kMaxConcurrency));
+    if (m.requests_per_second() == 0 && m.concurrency() == 0) {
       return Invalid(mp, "give requests_per_second or concurrency (> 0)");
     }
     core::MeasuredCapacity c;
@@ -129,9 +137,8 @@ absl::StatusOr<core::FleetRequest> FromProto(const v1::FleetRequest& proto,
     req.measured.push_back(std::move(c));
   }
   const v1::FleetSolverOptions& s = proto.solver();
-  if (!(s.time_limit_seconds() >= 0)) {
-    return Invalid(at + ".solver.time_limit_seconds", "must be >= 0 (0 = 1 s)");
-  }
+  GPUFIT_RETURN_IF_ERROR(core::CheckRange(at + ".solver.time_limit_seconds", s.time_limit_seconds(),
+                                          0, core::kMaxSolveSeconds));
   if (s.has_relative_gap() && !(s.relative_gap() >= 0 && s.relative_gap() < 1)) {
     return Invalid(at + ".solver.relative_gap", "must be in [0, 1)");
   }

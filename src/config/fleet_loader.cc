@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "config/workload_loader.h"
 #include "config/yaml_reader.h"
+#include "core/limits.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -68,7 +69,8 @@ absl::Status ReadBuckets(const YamlReader& r, const YAML::Node& node, const std:
       [&](std::string_view key, const YAML::Node& v, const std::string& p) -> absl::Status {
         if (key == "requests_per_second") {
           have_rate = true;
-          GPUFIT_ASSIGN_OR_RETURN(bt->requests_per_second, r.Number(v, p, Bound::kPositive));
+          GPUFIT_ASSIGN_OR_RETURN(bt->requests_per_second,
+                                  r.Number(v, p, Bound::kPositive, core::kMaxRatePerSecond));
         } else if (key == "slice_factor") {
           GPUFIT_ASSIGN_OR_RETURN(bt->slice_factor, r.Integer(v, p, 1, 64));
         } else {
@@ -91,7 +93,8 @@ absl::Status ReadBuckets(const YamlReader& r, const YAML::Node& node, const std:
                     GPUFIT_ASSIGN_OR_RETURN(b.output_tokens, r.Integer(bv, pp, 1));
                   } else {
                     fr = true;
-                    GPUFIT_ASSIGN_OR_RETURN(b.fraction, r.Number(bv, pp, Bound::kNonNegative));
+                    GPUFIT_ASSIGN_OR_RETURN(
+                        b.fraction, r.Number(bv, pp, Bound::kNonNegative, core::kMaxBucketWeight));
                   }
                   return absl::OkStatus();
                 }));
@@ -128,9 +131,11 @@ absl::StatusOr<core::MeasuredCapacity> ReadMeasured(const YamlReader& r, const Y
         } else if (key == "gpus_per_replica") {
           GPUFIT_ASSIGN_OR_RETURN(m.gpus_per_replica, r.Integer(v, p, 1, 64));
         } else if (key == "requests_per_second") {
-          GPUFIT_ASSIGN_OR_RETURN(m.requests_per_second, r.Number(v, p, Bound::kPositive));
+          GPUFIT_ASSIGN_OR_RETURN(m.requests_per_second,
+                                  r.Number(v, p, Bound::kPositive, core::kMaxRatePerSecond));
         } else if (key == "concurrency") {
-          GPUFIT_ASSIGN_OR_RETURN(m.concurrency, r.Number(v, p, Bound::kPositive));
+          GPUFIT_ASSIGN_OR_RETURN(m.concurrency,
+                                  r.Number(v, p, Bound::kPositive, core::kMaxConcurrency));
         } else {
           bench.emplace(v);
           GPUFIT_ASSIGN_OR_RETURN(bench_path, r.String(v, p));
@@ -259,12 +264,13 @@ absl::StatusOr<core::FleetRequest> ParseFleetYaml(std::string_view yaml_text,
                   if (k == "accelerator") {
                     GPUFIT_ASSIGN_OR_RETURN(g.accelerator, r.String(gv, pp));
                   } else if (k == "max_count") {
-                    GPUFIT_ASSIGN_OR_RETURN(g.max_count, r.Integer(gv, pp, 0));
+                    GPUFIT_ASSIGN_OR_RETURN(g.max_count, r.Integer(gv, pp, 0, core::kMaxGpuCount));
                   } else if (k == "owned") {
-                    GPUFIT_ASSIGN_OR_RETURN(g.owned, r.Integer(gv, pp, 0));
+                    GPUFIT_ASSIGN_OR_RETURN(g.owned, r.Integer(gv, pp, 0, core::kMaxGpuCount));
                   } else {
-                    GPUFIT_ASSIGN_OR_RETURN(g.price_usd_per_hour,
-                                            r.Number(gv, pp, Bound::kNonNegative));
+                    GPUFIT_ASSIGN_OR_RETURN(
+                        g.price_usd_per_hour,
+                        r.Number(gv, pp, Bound::kNonNegative, core::kMaxPriceUsdPerHour));
                   }
                   return absl::OkStatus();
                 }));

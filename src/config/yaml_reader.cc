@@ -149,7 +149,7 @@ absl::Status YamlReader::ForEachField(const YAML::Node& node, std::string_view p
 }
 
 absl::StatusOr<double> YamlReader::Number(const YAML::Node& node, std::string_view path,
-                                          Bound bound) const {
+                                          Bound bound, double max) const {
   double value = 0;
   if (!node.IsScalar() || IsQuoted(node)) return Error(node, path, "must be a number");
   const std::string lowered = absl::AsciiStrToLower(node.Scalar());
@@ -173,6 +173,7 @@ absl::StatusOr<double> YamlReader::Number(const YAML::Node& node, std::string_vi
       if (value <= 0 || value > 1) return Error(node, path, "must be in (0, 1]");
       break;
   }
+  if (value > max) return Error(node, path, absl::StrCat("must be <= ", max));
   return value;
 }
 

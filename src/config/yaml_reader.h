@@ -73,10 +73,12 @@ class YamlReader {
   absl::Status ExpectMap(const YAML::Node& node, std::string_view path) const;
   absl::Status ExpectSequence(const YAML::Node& node, std::string_view path) const;
 
-  // A finite number within `bound`. Quoted strings are rejected so that `"8"` is not
-  // mistaken for a number the author meant as text (or vice versa).
+  // A finite number within `bound` and <= `max` (core/limits.h has the field's bound).
+  // Quoted strings are rejected so that `"8"` is not mistaken for a number the author meant
+  // as text (or vice versa).
   absl::StatusOr<double> Number(const YAML::Node& node, std::string_view path,
-                                Bound bound = Bound::kAny) const;
+                                Bound bound = Bound::kAny,
+                                double max = std::numeric_limits<double>::max()) const;
   // A decimal integer >= `min` (and <= `max`).
   absl::StatusOr<int> Integer(const YAML::Node& node, std::string_view path, int min,
                               int max = std::numeric_limits<int>::max()) const;

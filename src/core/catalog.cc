@@ -6,12 +6,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/limits.h"
+#include "core/status_macros.h"
 
 namespace gpufit::core {
 namespace {
-
-bool Positive(double v) { return std::isfinite(v) && v > 0; }
-bool NonNegative(double v) { return std::isfinite(v) && v >= 0; }
 
 absl::Status CheckAccelerator(const Accelerator& a, size_t i) {
   const std::string at = absl::StrCat("accelerators[", i, "] (", a.id, ")");
@@ -20,30 +19,33 @@ absl::Status CheckAccelerator(const Accelerator& a, size_t i) {
     return absl::InvalidArgumentError(
         absl::StrCat(at, ".id: '/' is reserved for MIG slices (parent/profile)"));
   }
-  if (!Positive(a.memory_gib))
-    return absl::InvalidArgumentError(absl::StrCat(at, ".memory_gib: must be > 0"));
-  if (!Positive(a.memory_bandwidth_gbps)) {
-    return absl::InvalidArgumentError(absl::StrCat(at, ".memory_bandwidth_gbps: must be > 0"));
+  // Each figure finite and in range (core/limits.h): a price of 1e30 would abort the solver.
+  const struct {
+    const char* field;
+    double value;
+    bool positive;  // the model divides by it: > 0, not just >= 0
+    double max;
+  } kFigures[] = {
+      {"memory_gib", a.memory_gib, true, kMaxMemoryGib},
+      {"memory_bandwidth_gbps", a.memory_bandwidth_gbps, true, kMaxBandwidthGbps},
+      {"fp16_tflops", a.fp16_tflops, true, kMaxTflops},
+      {"fp8_tflops", a.fp8_tflops, false, kMaxTflops},
+      {"int8_tops", a.int8_tops, false, kMaxTflops},
+      {"tdp_watts", a.tdp_watts, false, kMaxWatts},
+      {"nvlink_gbps", a.nvlink_gbps, false, kMaxBandwidthGbps},
+      {"price_usd_per_hour", a.price_usd_per_hour, false, kMaxPriceUsdPerHour},
+  };
+  for (const auto& f : kFigures) {
+    const std::string path = absl::StrCat(at, ".", f.field);
+    GPUFIT_RETURN_IF_ERROR(f.positive ? CheckPositive(path, f.value, f.max)
+                                      : CheckRange(path, f.value, 0, f.max));
   }
-  if (!Positive(a.fp16_tflops))
-    return absl::InvalidArgumentError(absl::StrCat(at, ".fp16_tflops: must be > 0"));
-  if (!NonNegative(a.fp8_tflops))
-    return absl::InvalidArgumentError(absl::StrCat(at, ".fp8_tflops: must be >= 0"));
-  if (!NonNegative(a.int8_tops))
-    return absl::InvalidArgumentError(absl::StrCat(at, ".int8_tops: must be >= 0"));
   if (!(a.sustained_compute_fraction > 0 && a.sustained_compute_fraction <= 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat(at, ".sustained_compute_fraction: must be in (0, 1]"));
   }
-  if (!NonNegative(a.tdp_watts))
-    return absl::InvalidArgumentError(absl::StrCat(at, ".tdp_watts: must be >= 0"));
-  if (!NonNegative(a.nvlink_gbps))
-    return absl::InvalidArgumentError(absl::StrCat(at, ".nvlink_gbps: must be >= 0"));
   if (a.gpus_per_node < 1 || a.gpus_per_node > 64) {
     return absl::InvalidArgumentError(absl::StrCat(at, ".gpus_per_node: must be in 1..64"));
-  }
-  if (!NonNegative(a.price_usd_per_hour)) {
-    return absl::InvalidArgumentError(absl::StrCat(at, ".price_usd_per_hour: must be >= 0"));
   }
   for (size_t j = 0; j < a.mig_profiles.size(); ++j) {
     const MigProfile& p = a.mig_profiles[j];
@@ -68,10 +70,8 @@ absl::Status CheckPreset(const ModelPreset& p, size_t i) {
   const std::string at = absl::StrCat("presets[", i, "] (", p.id, ")");
   if (p.id.empty()) return absl::InvalidArgumentError(absl::StrCat(at, ".id: must be set"));
   const ModelArchitecture& a = p.architecture;
-  if (!Positive(a.parameters_billion)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(at, ".architecture.parameters_billion: must be > 0"));
-  }
+  GPUFIT_RETURN_IF_ERROR(CheckPositive(absl::StrCat(at, ".architecture.parameters_billion"),
+                                       a.parameters_billion, kMaxParametersBillion));
   if (p.task == Task::kLlmInference) {
     if (a.layers <= 0 || a.hidden_size <= 0 || a.attention_heads <= 0 || a.kv_heads <= 0 ||
         a.vocab_size <= 0) {
@@ -85,10 +85,9 @@ absl::Status CheckPreset(const ModelPreset& p, size_t i) {
         absl::StrCat(at, ".measured_rates: an image-generation preset needs at least one"));
   }
   for (size_t j = 0; j < p.measured_rates.size(); ++j) {
-    if (!Positive(p.measured_rates[j].items_per_second)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(at, ".measured_rates[", j, "].items_per_second: must be > 0"));
-    }
+    GPUFIT_RETURN_IF_ERROR(
+        CheckPositive(absl::StrCat(at, ".measured_rates[", j, "].items_per_second"),
+                      p.measured_rates[j].items_per_second, kMaxRatePerSecond));
   }
   return absl::OkStatus();
 }
@@ -141,16 +140,27 @@ absl::StatusOr<Catalog> Catalog::Create(std::vector<Accelerator> gpus,
     return absl::InvalidArgumentError(
         "policy.model: utilisation and efficiency fractions must be in (0, 1]");
   }
-  if (!NonNegative(m.step_overhead_ms) || !NonNegative(m.runtime_overhead_gib) ||
-      !NonNegative(m.allreduce_latency_us) || m.max_num_seqs < 1 || m.max_num_batched_tokens < 1) {
+  GPUFIT_RETURN_IF_ERROR(
+      CheckRange("policy.model.step_overhead_ms", m.step_overhead_ms, 0, kMaxOverheadMs));
+  GPUFIT_RETURN_IF_ERROR(
+      CheckRange("policy.model.runtime_overhead_gib", m.runtime_overhead_gib, 0, kMaxOverheadGib));
+  GPUFIT_RETURN_IF_ERROR(CheckRange("policy.model.allreduce_latency_us", m.allreduce_latency_us, 0,
+                                    kMaxOverheadMs * 1e3));
+  if (m.max_num_seqs < 1 || m.max_num_batched_tokens < 1) {
     return absl::InvalidArgumentError(
-        "policy.model: overheads must be >= 0, max_num_seqs and max_num_batched_tokens >= 1");
+        "policy.model: max_num_seqs and max_num_batched_tokens must be >= 1");
   }
-  if (!NonNegative(policy.replica_headroom) || !NonNegative(policy.energy_usd_per_kwh) ||
-      policy.default_input_tokens < 1 || policy.default_output_tokens < 1) {
+  GPUFIT_RETURN_IF_ERROR(
+      CheckRange("policy.replica_headroom", policy.replica_headroom, 0, kMaxHeadroom));
+  GPUFIT_RETURN_IF_ERROR(
+      CheckRange("policy.energy_usd_per_kwh", policy.energy_usd_per_kwh, 0, kMaxEnergyUsdPerKwh));
+  if (policy.default_input_tokens < 1 || policy.default_output_tokens < 1 ||
+      policy.default_input_tokens > kMaxTokens || policy.default_output_tokens > kMaxTokens) {
     return absl::InvalidArgumentError(
-        "policy: replica_headroom and energy_usd_per_kwh must be >= 0, default token counts >= 1");
+        absl::StrCat("policy: default token counts must be in 1..", kMaxTokens));
   }
+  GPUFIT_RETURN_IF_ERROR(CheckPositive("policy.default_dataset_tokens",
+                                       policy.default_dataset_tokens, kMaxDatasetTokens));
   c.presets_ = std::move(presets);
   c.policy_ = policy;
   c.version_ = std::move(version);

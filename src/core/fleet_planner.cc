@@ -5,10 +5,12 @@
 #include <map>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/fleet_mig.h"
 #include "core/fleet_solver.h"
+#include "core/limits.h"
 #include "core/placement.h"
 #include "core/resolved_workload.h"
 #include "core/status_macros.h"
@@ -52,9 +54,66 @@ double ReplicaRequestsPerSecond(const ResolvedWorkload& w, const Option& o) {
   return o.prediction.items_per_second;
 }
 
+// Every number of the request finite and in range (core/limits.h), and no id repeated, before
+// any of it reaches the solver: CLP aborts the process on an objective coefficient >= 1e25.
+absl::Status CheckFleetRequest(const FleetRequest& req) {
+  absl::flat_hash_set<std::string_view> seen;
+  if (req.accelerators.size() > static_cast<size_t>(kMaxAcceleratorIds)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("accelerators: at most ", kMaxAcceleratorIds, " ids"));
+  }
+  for (size_t i = 0; i < req.accelerators.size(); ++i) {
+    if (!seen.insert(req.accelerators[i]).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("accelerators[", i, "]: repeats '", req.accelerators[i], "'"));
+    }
+  }
+  seen.clear();
+  for (size_t i = 0; i < req.gpus.size(); ++i) {
+    const FleetGpuOptions& g = req.gpus[i];
+    const std::string at = absl::StrCat("gpus[", i, "]");
+    if (!seen.insert(g.accelerator).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".accelerator: '", g.accelerator, "' is listed twice in gpus"));
+    }
+    GPUFIT_RETURN_IF_ERROR(CheckRange(at + ".owned", g.owned, 0, kMaxGpuCount));
+    if (g.max_count >= 0) {
+      GPUFIT_RETURN_IF_ERROR(CheckRange(at + ".max_count", g.max_count, 0, kMaxGpuCount));
+    }
+    // < 0 means "the catalog's price"; NaN is not < 0 and fails the range check.
+    if (!(g.price_usd_per_hour < 0)) {
+      GPUFIT_RETURN_IF_ERROR(
+          CheckRange(at + ".price_usd_per_hour", g.price_usd_per_hour, 0, kMaxPriceUsdPerHour));
+    }
+  }
+  for (size_t i = 0; i < req.measured.size(); ++i) {
+    const MeasuredCapacity& m = req.measured[i];
+    const std::string at = absl::StrCat("measured[", i, "]");
+    GPUFIT_RETURN_IF_ERROR(
+        CheckRange(at + ".requests_per_second", m.requests_per_second, 0, kMaxRatePerSecond));
+    GPUFIT_RETURN_IF_ERROR(CheckRange(at + ".concurrency", m.concurrency, 0, kMaxConcurrency));
+  }
+  for (size_t i = 0; i < req.workloads.size(); ++i) {
+    if (!req.workloads[i].buckets.has_value()) continue;
+    const BucketedTraffic& bt = *req.workloads[i].buckets;
+    const std::string at = absl::StrCat("workloads[", i, "].buckets");
+    GPUFIT_RETURN_IF_ERROR(
+        CheckPositive(at + ".requests_per_second", bt.requests_per_second, kMaxRatePerSecond));
+    for (size_t b = 0; b < bt.buckets.size(); ++b) {
+      GPUFIT_RETURN_IF_ERROR(CheckRange(absl::StrCat(at, ".distribution[", b, "].fraction"),
+                                        bt.buckets[b].fraction, 0, kMaxBucketWeight));
+    }
+  }
+  GPUFIT_RETURN_IF_ERROR(
+      CheckPositive("solver.time_limit_seconds", req.solve.time_limit_seconds, kMaxSolveSeconds));
+  GPUFIT_RETURN_IF_ERROR(CheckRange("solver.relative_gap", req.solve.relative_gap, 0, 1));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<FleetProblem> BuildFleetProblem(const FleetRequest& req, const Catalog& catalog) {
+  GPUFIT_RETURN_IF_ERROR(CheckFleetRequest(req));
   FleetProblem pr;
   TypeIndex index;
   std::vector<std::string> ids = req.accelerators;
@@ -283,10 +342,6 @@ FleetProblem RestrictToType(const FleetProblem& pr, int type, bool* possible) {
 
 absl::StatusOr<FleetPlan> PlanFleet(const FleetRequest& req, const Catalog& catalog) {
   if (req.workloads.empty()) return absl::InvalidArgumentError("workloads: must not be empty");
-  if (!(req.solve.time_limit_seconds > 0) || !(req.solve.relative_gap >= 0)) {
-    return absl::InvalidArgumentError(
-        "solver: time_limit_seconds must be > 0 and relative_gap >= 0");
-  }
   GPUFIT_ASSIGN_OR_RETURN(FleetProblem pr, BuildFleetProblem(req, catalog));
   const FleetSolution s = SolveFleet(pr, req.solve);
   if (!s.feasible) {

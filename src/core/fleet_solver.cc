@@ -607,6 +607,16 @@ Model BuildModel(const FleetProblem& pr, bool relaxed, bool integer_slices = fal
   return model;
 }
 
+// CLP asserts |objective coefficient| < 1e25 and aborts the process otherwise (and loses
+// precision long before). Inputs are range-checked (core/limits.h) so this never fails; it is
+// the last line of defence that keeps a bad number from taking the daemon down.
+bool SolverSafe(const Mip& m) {
+  constexpr double kMaxCoefficient = 1e20;
+  auto safe = [](double v) { return std::isfinite(v) && std::abs(v) < kMaxCoefficient; };
+  return std::all_of(m.obj.begin(), m.obj.end(), safe) &&
+         std::all_of(m.elems.begin(), m.elems.end(), safe);
+}
+
 void LoadSolver(const Mip& m, OsiClpSolverInterface& solver) {
   const int ncols = static_cast<int>(m.lb.size());
   CoinPackedMatrix matrix(false, m.rows.data(), m.cols.data(), m.elems.data(),
@@ -847,6 +857,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   const size_t nt = pr.gpu_types.size();
   Model model = BuildModel(pr, /*relaxed=*/false);
   const Mip& m = model.m;
+  if (!SolverSafe(m)) return heuristic;
   OsiClpSolverInterface solver;
   LoadSolver(m, solver);
 

@@ -3,17 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/limits.h"
 
 namespace gpufit::core {
 namespace {
 
-// Upper bounds that keep arithmetic sane and reject typos (a 10^12-token context is a bug).
-constexpr double kMaxConcurrency = 1e7;
-constexpr double kMaxRate = 1e12;
-constexpr int kMaxTokens = 10'000'000;
+// Upper bounds (core/limits.h) keep arithmetic sane and reject typos (a 10^12-token context
+// is a bug).
+constexpr double kMaxRate = kMaxRatePerSecond;
 
 class FieldChecker {
  public:
@@ -39,9 +40,10 @@ class FieldChecker {
 };
 
 absl::Status CheckArchitecture(const FieldChecker& f, const ModelArchitecture& a, Task task) {
-  if (!(std::isfinite(a.parameters_billion) && a.parameters_billion > 0 &&
-        a.parameters_billion <= 100000)) {
-    return f.Error("architecture.parameters_billion", "must be > 0 and <= 100000");
+  if (absl::Status s = CheckPositive(f.Path("architecture.parameters_billion"),
+                                     a.parameters_billion, kMaxParametersBillion);
+      !s.ok()) {
+    return s;
   }
   const bool llm = task == Task::kLlmInference || IsTraining(task);
   if (llm) {
@@ -188,8 +190,8 @@ absl::StatusOr<ResolvedWorkload> ResolveWorkload(const Workload& w, const Catalo
 
   // Training job.
   r.training = w.training;
-  if (absl::Status s =
-          f.OptionalPositive("training.dataset_tokens", w.training.dataset_tokens, 1e15);
+  if (absl::Status s = f.OptionalPositive("training.dataset_tokens", w.training.dataset_tokens,
+                                          kMaxDatasetTokens);
       !s.ok())
     return s;
   if (w.training.epochs < 0 || w.training.epochs > 1000)
@@ -215,8 +217,15 @@ absl::StatusOr<ResolvedWorkload> ResolveWorkload(const Workload& w, const Catalo
 
   r.objective = w.objective;
   r.isolation = w.isolation;
+  if (w.accelerators.size() > static_cast<size_t>(kMaxAcceleratorIds)) {
+    return f.Error("accelerators", absl::StrCat("at most ", kMaxAcceleratorIds, " ids"));
+  }
+  absl::flat_hash_set<std::string_view> seen;
   for (size_t i = 0; i < w.accelerators.size(); ++i) {
     const std::string& id = w.accelerators[i];
+    if (!seen.insert(id).second) {
+      return f.Error(absl::StrCat("accelerators[", i, "]"), absl::StrCat("repeats '", id, "'"));
+    }
     const bool all_slices = id.size() > 2 && id.compare(id.size() - 2, 2, "/*") == 0;
     const Accelerator* named =
         catalog.FindAccelerator(all_slices ? id.substr(0, id.size() - 2) : id);

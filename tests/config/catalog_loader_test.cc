@@ -255,6 +255,10 @@ TEST(CatalogOverlayTest, UnknownPriceIdIsAnError) {
             "(MIG slices are priced from their parent GPU)");
   EXPECT_EQ(OverlayError("prices:\n  l4: -1\n"), "my.yaml:2: prices.l4: must be > 0");
   EXPECT_EQ(OverlayError("prices:\n  l4: cheap\n"), "my.yaml:2: prices.l4: must be a number");
+  // A price that would abort the fleet solver (CLP asserts |cost| < 1e25) never loads.
+  EXPECT_EQ(OverlayError("prices:\n  l4: 1e30\n"), "my.yaml:2: prices.l4: must be <= 10000");
+  EXPECT_EQ(OverlayError("accelerators:\n  - id: l4\n    price_usd_per_hour: 1e30\n"),
+            "my.yaml:3: accelerators[0].price_usd_per_hour: must be <= 10000");
 }
 
 TEST(CatalogOverlayTest, ExistingAcceleratorOverridesOnlyTheGivenFields) {

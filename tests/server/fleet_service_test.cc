@@ -2,6 +2,7 @@
 // `gpufit fleet --output json` for the same fleet file.
 #include <chrono>
 #include <future>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -189,6 +190,36 @@ TEST_F(FleetServiceTest, ErrorsCarryRequestFieldPaths) {
               Optional(0.0));
   EXPECT_EQ(MetricValue(text, "gpufit_fleet_plan_cost_usd_per_hour"), std::nullopt);
   EXPECT_THAT(MetricValue(text, "gpufit_fleet_plan_solve_seconds_count"), Optional(0.0));
+}
+
+// Issue 13's crash: a 54-byte PlanFleet with price +Inf (or 1e30, 1e300) reached CLP, which
+// asserts |objective| < 1e25 and aborts the process. Now each is INVALID_ARGUMENT naming the
+// field, and the daemon goes on planning.
+TEST_F(FleetServiceTest, OutOfRangeNumbersAreRefusedAndTheDaemonLives) {
+  const double kInf = std::numeric_limits<double>::infinity();
+  for (double price : {kInf, 1e30, 1e300, std::numeric_limits<double>::quiet_NaN()}) {
+    v1::FleetRequest bad = FleetFromFile(kSevenTenants);
+    v1::FleetGpuOptions* g = bad.add_gpus();
+    g->set_accelerator("a100-80gb");
+    g->set_price_usd_per_hour(price);
+    v1::PlanFleetResponse response;
+    const grpc::Status status = PlanFleet(bad, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << price;
+    EXPECT_THAT(status.error_message(), StartsWith("fleet.gpus[0].price_usd_per_hour: ")) << price;
+  }
+  v1::FleetRequest bad = FleetFromFile(kSevenTenants);
+  v1::MeasuredCapacity* m = bad.add_measured_capacities();
+  m->set_workload(bad.workloads(0).workload().name());
+  m->set_accelerator("l4");
+  m->set_concurrency(kInf);
+  v1::PlanFleetResponse response;
+  grpc::Status status = PlanFleet(bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("fleet.measured_capacities[0].concurrency: "));
+
+  status = PlanFleet(FleetFromFile(kSevenTenants), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NEAR(response.plan().cost_usd_per_hour(), 1.79, 1e-9);
 }
 
 TEST_F(FleetServiceTest, MetricSeriesExistBeforeTheFirstCall) {
