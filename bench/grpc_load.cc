@@ -17,7 +17,10 @@
 //
 // Usage: grpc_load --target 127.0.0.1:PORT [--workload FILE] [--requests N] [--concurrency C]
 //                  [--channels K] [--rounds R] [--warmup W] [--deadline-ms D]
-//                  [--duration-seconds S]
+//                  [--duration-seconds S] [--view full|recommendation]
+//
+// --view recommendation asks Place for DECISION_VIEW_RECOMMENDATION (the lean answer that
+// automation uses: the recommendation without the ranked options); default full.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,12 +63,13 @@ struct Options {
   int warmup = 1000;  // per method, before the first round; not reported
   int deadline_ms = 10000;
   int duration_seconds = 0;  // > 0: soak mode (Place for this long instead of rounds)
+  gpufit::v1::DecisionView view = gpufit::v1::DECISION_VIEW_FULL;
 };
 
 constexpr char kUsage[] =
     "Usage: grpc_load --target HOST:PORT [--workload FILE] [--requests N] [--concurrency C]\n"
     "                 [--channels K] [--rounds R] [--warmup W] [--deadline-ms D]\n"
-    "                 [--duration-seconds S]\n";
+    "                 [--duration-seconds S] [--view full|recommendation]\n";
 
 bool ParseFlags(int argc, char** argv, Options* options) {
   std::map<std::string, int*> ints = {{"--requests", &options->requests},
@@ -95,6 +99,15 @@ bool ParseFlags(int argc, char** argv, Options* options) {
       options->target = value;
     } else if (flag == "--workload") {
       options->workload_file = value;
+    } else if (flag == "--view") {
+      if (value == "full") {
+        options->view = gpufit::v1::DECISION_VIEW_FULL;
+      } else if (value == "recommendation") {
+        options->view = gpufit::v1::DECISION_VIEW_RECOMMENDATION;
+      } else {
+        std::cerr << "grpc_load: --view: full or recommendation, not '" << value << "'\n";
+        return false;
+      }
     } else if (auto it = ints.find(flag); it != ints.end()) {
       const bool zero_ok = flag == "--warmup" || flag == "--duration-seconds";
       if (!absl::SimpleAtoi(value, it->second) || *it->second < (zero_ok ? 0 : 1)) {
@@ -230,6 +243,7 @@ int Run(const Options& options) {
   }
   gpufit::v1::PlaceRequest place_request;
   *place_request.mutable_workload() = config::ToProto(*workload);
+  place_request.set_view(options.view);
   const grpc::ByteBuffer place_bytes = FromBytes(place_request.SerializeAsString());
   const grpc::ByteBuffer health_bytes = FromBytes(std::string());  // HealthCheckRequest{}
 
@@ -271,9 +285,11 @@ int Run(const Options& options) {
   const gpufit::v1::Option& rec = place_response.decision().recommendation();
 
   std::cout << absl::StrFormat(
-      "gpufitd at %s; workload %s -> %s x%d, %d replica(s), %d options; catalog %s\n",
+      "gpufitd at %s; workload %s -> %s x%d, %d replica(s), %d options sent (view %s, %d "
+      "bytes); catalog %s\n",
       options.target, place_response.decision().workload_name(), rec.accelerator(),
       rec.gpus_per_replica(), rec.replicas(), place_response.decision().options_size(),
+      gpufit::v1::DecisionView_Name(options.view), place_response.ByteSizeLong(),
       place_response.decision().catalog_version());
   if (options.duration_seconds > 0) {
     std::cout << absl::StrFormat("Place for %d s, %d in flight over %d channel(s), %d warm-up\n\n",

@@ -439,17 +439,23 @@ v1::Option ToProto(const core::Option& o) {
 }
 
 v1::Decision ToProto(const core::Decision& d, core::Objective objective,
-                     std::string_view catalog_version) {
+                     std::string_view catalog_version, int max_options) {
   v1::Decision p;
   p.set_workload_name(d.workload_name);
   p.set_unit(d.unit);
   p.set_catalog_version(std::string(catalog_version));
-  int rank = 0;
-  for (size_t i = 0; i < d.options.size(); ++i) {
+  const size_t kept = max_options < 0 ? d.options.size()
+                                      : std::min(d.options.size(), static_cast<size_t>(max_options));
+  // Feasible options come first in the core's order, so the first `kept` are the best.
+  for (size_t i = 0; i < kept; ++i) {
     v1::Option* o = p.add_options();
     *o = ToProto(d.options[i]);
-    if (d.options[i].feasible) o->set_rank(++rank);
-    if (static_cast<int>(i) == d.recommended) *p.mutable_recommendation() = *o;
+    if (d.options[i].feasible) o->set_rank(static_cast<int>(i) + 1);
+  }
+  if (const core::Option* best = d.recommendation(); best != nullptr) {
+    v1::Option* o = p.mutable_recommendation();
+    *o = ToProto(*best);
+    o->set_rank(d.recommended + 1);
   }
   p.set_explanation(ExplainDecision(d, objective));
   return p;

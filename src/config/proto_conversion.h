@@ -45,8 +45,10 @@ gpufit::v1::Option ToProto(const core::Option& option);
 // The whole decision: options in the core's order, feasible ones ranked 1..n, rejected ones 0;
 // the recommendation copied out; `explanation` from ExplainDecision(). `objective` is the one
 // the options were ranked by (the resolved workload's) and only shapes the explanation.
+// `max_options` >= 0 keeps only the first that many options (the recommendation is always
+// set); -1 keeps them all.
 gpufit::v1::Decision ToProto(const core::Decision& decision, core::Objective objective,
-                             std::string_view catalog_version);
+                             std::string_view catalog_version, int max_options = -1);
 
 // One line on why the recommendation won, e.g. "cheapest of 12 feasible options; next best
 // a100-80gb/3g.40gb x1 costs 1.9x more per hour ($2.86/h vs $1.50/h)", or why nothing can

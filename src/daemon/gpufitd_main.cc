@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "server/daemon.h"
 #include "server/grpc_logging.h"
 #include "server/logging.h"
@@ -46,6 +47,11 @@ int main(int argc, char** argv) {
   // Before any thread exists, so that every thread inherits the mask and only the signal
   // thread receives them.
   gpufit::server::BlockServerSignals();
+  // Debian's abseil is built without NDEBUG, which leaves absl::Mutex's deadlock detector on:
+  // every lock gRPC takes then updates a global lock-order graph (GraphCycles), a few percent
+  // of a gRPC call's CPU under a global lock. It is a debugging aid; the sanitizer tree and
+  // tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   const std::vector<std::string> args(argv + 1, argv + argc);
   const auto flags = gpufit::server::ParseDaemonFlags(args);

@@ -81,11 +81,33 @@ void RecordFleetPlan(const grpc::Status& status, const v1::PlanFleetResponse& re
 absl::StatusOr<v1::PlaceResponse> Place(const config::ServiceConfig& config,
                                         const v1::PlaceRequest& request, core::Decision* decision) {
   const core::Catalog& catalog = *config.catalog;
+  int max_options = -1;  // all
+  switch (request.view()) {
+    case v1::DECISION_VIEW_UNSPECIFIED:
+    case v1::DECISION_VIEW_FULL:
+      if (request.max_options() < 0) {
+        return absl::InvalidArgumentError("max_options: must be >= 0 (0 = all options)");
+      }
+      if (request.max_options() > 0) max_options = request.max_options();
+      break;
+    case v1::DECISION_VIEW_RECOMMENDATION:
+      if (request.max_options() != 0) {
+        return absl::InvalidArgumentError(
+            "max_options: only with view DECISION_VIEW_FULL (the recommendation view sends no "
+            "options)");
+      }
+      max_options = 0;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("view: unknown value ", static_cast<int>(request.view())));
+  }
   GPUFIT_ASSIGN_OR_RETURN(const core::ResolvedWorkload workload,
                           Resolve(request.workload(), catalog));
   core::Decision result = core::Place(workload, catalog);
   v1::PlaceResponse response;
-  *response.mutable_decision() = config::ToProto(result, workload.objective, catalog.version());
+  *response.mutable_decision() =
+      config::ToProto(result, workload.objective, catalog.version(), max_options);
   if (decision != nullptr) *decision = std::move(result);
   return response;
 }

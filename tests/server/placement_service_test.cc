@@ -75,6 +75,52 @@ TEST_F(PlacementServiceTest, PlaceEqualsCoreAndCli) {
   EXPECT_EQ(config::ToJson(response.decision()), out.str());
 }
 
+// The lean views carry the same recommendation as the full answer, with fewer options.
+TEST_F(PlacementServiceTest, LeanViewsKeepTheRecommendation) {
+  v1::PlaceResponse full;
+  ASSERT_TRUE(Place(ChatWorkload(), &full).ok());
+  ASSERT_GT(full.decision().options_size(), 3);
+  ASSERT_TRUE(full.decision().has_recommendation());
+
+  auto place = [&](v1::DecisionView view, int max_options, v1::PlaceResponse* response) {
+    grpc::ClientContext context;
+    v1::PlaceRequest request;
+    *request.mutable_workload() = ChatWorkload();
+    request.set_view(view);
+    request.set_max_options(max_options);
+    return stub_->Place(&context, request, response);
+  };
+  v1::PlaceResponse lean;
+  ASSERT_TRUE(place(v1::DECISION_VIEW_RECOMMENDATION, 0, &lean).ok());
+  EXPECT_EQ(lean.decision().options_size(), 0);
+  EXPECT_TRUE(MessageDifferencer::Equals(lean.decision().recommendation(),
+                                         full.decision().recommendation()));
+  EXPECT_EQ(lean.decision().explanation(), full.decision().explanation());
+  EXPECT_EQ(lean.decision().catalog_version(), full.decision().catalog_version());
+  EXPECT_LT(lean.ByteSizeLong() * 4, full.ByteSizeLong());
+
+  v1::PlaceResponse top3;
+  ASSERT_TRUE(place(v1::DECISION_VIEW_FULL, 3, &top3).ok());
+  ASSERT_EQ(top3.decision().options_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(top3.decision().options(i), full.decision().options(i)))
+        << i;
+  }
+  EXPECT_TRUE(MessageDifferencer::Equals(top3.decision().recommendation(),
+                                         full.decision().recommendation()));
+
+  v1::PlaceResponse bad;
+  grpc::Status status = place(v1::DECISION_VIEW_FULL, -1, &bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("max_options: "));
+  status = place(v1::DECISION_VIEW_RECOMMENDATION, 2, &bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("max_options: "));
+  status = place(static_cast<v1::DecisionView>(99), 0, &bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("view: unknown value 99"));
+}
+
 TEST_F(PlacementServiceTest, PredictEqualsCli) {
   grpc::ClientContext context;
   v1::PredictRequest request;
