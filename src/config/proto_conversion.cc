@@ -444,8 +444,9 @@ v1::Decision ToProto(const core::Decision& d, core::Objective objective,
   p.set_workload_name(d.workload_name);
   p.set_unit(d.unit);
   p.set_catalog_version(std::string(catalog_version));
-  const size_t kept = max_options < 0 ? d.options.size()
-                                      : std::min(d.options.size(), static_cast<size_t>(max_options));
+  const size_t kept = max_options < 0
+                          ? d.options.size()
+                          : std::min(d.options.size(), static_cast<size_t>(max_options));
   // Feasible options come first in the core's order, so the first `kept` are the best.
   for (size_t i = 0; i < kept; ++i) {
     v1::Option* o = p.add_options();
