@@ -3,7 +3,7 @@
 //  - BM_FleetMix/N: N = 10, 100, 1000 workloads over the full default catalog (every GPU,
 //    MIG allowed), a deterministic mix of the example workloads and the catalog's LLM presets
 //    at varied precision, traffic and latency targets.
-//  - BM_Melange/<file>/<mode>: every bucketed instance of ../shared/data/fleet-instances
+//  - BM_Melange/<file>/<mode>: every bucketed instance of tests/testdata/data/fleet-instances
 //    (4x4 and 8x8 buckets) and the synthetic 10x10 and 12x12 ones from
 //    config/melange_generator.h (`synthetic_*`, generated here), `base4` files as they are
 //    (`nomig`), `mig7` files with slices bought freely (`free`, the file's own model) and
@@ -159,7 +159,7 @@ void BM_Melange(benchmark::State& state, const std::string& name, const std::str
   }
 }
 
-const std::string kSharedDir = kSourceDir + "/../shared/data/fleet-instances";
+const std::string kSharedDir = kSourceDir + "/tests/testdata/data/fleet-instances";
 
 // (name, JSON text): the shared files, then synthetic 10x10 and 12x12 instances.
 std::vector<std::pair<std::string, std::string>> Instances() {

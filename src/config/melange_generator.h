@@ -1,6 +1,6 @@
 // Synthetic bucketed planning instances in the Mélange solver's JSON format (read by
 // melange_instance.h), for any number of buckets: the shared set in
-// ../shared/data/fleet-instances has only 4x4 and 8x8 buckets, and the fleet planner's goal
+// tests/testdata/data/fleet-instances has only 4x4 and 8x8 buckets, and the fleet planner's goal
 // also covers 10x10 and 12x12. The instances are synthetic, not measurements: throughput
 // follows a roofline-shaped model of a 7B model at a 120 ms per-token target whose per-GPU
 // parameters were fitted (least squares on log throughput) to the shared 8x8 tables, plus

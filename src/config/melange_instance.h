@@ -1,5 +1,5 @@
 // Reads a bucketed planning instance in the Mélange solver's JSON format (Griggs et al.,
-// 2024; ../shared/data/fleet-instances/README.md) into a core::FleetProblem with one
+// 2024; tests/testdata/data/fleet-instances/README.md) into a core::FleetProblem with one
 // bucketed demand. GPU types named like "A100-MIG-3g" are MIG slices; they are planned either
 // as the file intends (bought one at a time, `kFreeSlices`) or carved from physical
 // "A100-80GB" GPUs with valid layouts (`kPhysicalMig`, the 80GB profiles 1g.10gb, 2g.20gb,

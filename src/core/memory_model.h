@@ -1,6 +1,6 @@
 // Memory fit: how many bytes a model's weights, KV cache, activations and runtime take on
 // each GPU of a replica, against usable memory (physical x gpu_memory_utilization).
-// Formulas: shared/data/reference-gpu-model-data.yaml `memory_model` (vLLM budget rule).
+// Formulas: tests/testdata/data/reference-gpu-model-data.yaml `memory_model` (vLLM budget rule).
 #ifndef GPUFIT_CORE_MEMORY_MODEL_H_
 #define GPUFIT_CORE_MEMORY_MODEL_H_
 

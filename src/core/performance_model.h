@@ -3,7 +3,7 @@
 // reads the weights once (memory bound at small batch) and does the GEMMs of every token in
 // the step (compute bound at large batch), plus a fixed overhead and, with TP, all-reduces.
 //   step(B) = max(bytes_read / (BW x MBU), flops / (peak x sustained x MFU)) + overhead + comm
-// Formulas: shared/data/reference-gpu-model-data.yaml `throughput_model`. Constructed per
+// Formulas: tests/testdata/data/reference-gpu-model-data.yaml `throughput_model`. Constructed per
 // (workload, accelerator, TP degree); cheap; thread-compatible (const methods only).
 #ifndef GPUFIT_CORE_PERFORMANCE_MODEL_H_
 #define GPUFIT_CORE_PERFORMANCE_MODEL_H_

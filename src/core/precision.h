@@ -10,7 +10,7 @@ namespace gpufit::core {
 enum class Precision { kFp32, kBf16, kFp16, kFp8, kInt8, kInt4 };
 
 // Bytes per weight parameter as stored on the GPU, including quantisation scales.
-// Source: shared/data/reference-gpu-model-data.yaml `bytes_per_param` (definitions;
+// Source: tests/testdata/data/reference-gpu-model-data.yaml `bytes_per_param` (definitions;
 // int4 = GPTQ/AWQ group-128 packing: 4 bits + (16-bit scale + 4-bit zero)/128 = 4.16 bits).
 inline double BytesPerParameter(Precision p) {
   switch (p) {

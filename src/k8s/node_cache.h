@@ -2,7 +2,7 @@
 // (nodeCacheCapable: true), where kube-scheduler sends names only.
 //
 // NodeCache holds one NodeInventory per node name. NodeWatcher keeps it current from the
-// Kubernetes API with the reflector protocol (../shared/fixtures/kube-api/README.md): list
+// Kubernetes API with the reflector protocol (tests/testdata/fixtures/kube-api/README.md): list
 // /api/v1/nodes in pages (limit=500, continue), replace the cache, then watch from the list's
 // resourceVersion with bookmarks; a closed stream re-watches from the last resourceVersion
 // seen (BOOKMARKs included); a 410 (ERROR event with code 410, or HTTP 410) relists; other

@@ -1,6 +1,6 @@
 // The Kubernetes scheduler extender (k8s.io/kube-scheduler/extender/v1) on gpufitd's HTTP
 // port: POST {prefix}/filter and {prefix}/prioritize. Wire format as pinned by
-// ../shared/fixtures/extender/: PascalCase keys, null for unused pointers, HTTP 200 for every
+// tests/testdata/fixtures/extender/: PascalCase keys, null for unused pointers, HTTP 200 for every
 // answer about a pod, a bare JSON array for prioritize, scores 0..10.
 //
 // Both modes: `Nodes` (nodeCacheCapable: false; the surviving Node objects are echoed as the

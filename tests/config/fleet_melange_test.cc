@@ -1,4 +1,4 @@
-// The Mélange bucketed instances in ../shared/data/fleet-instances (4x4, 8x8) and synthetic
+// The Mélange bucketed instances in tests/testdata/data/fleet-instances (4x4, 8x8) and synthetic
 // 12x12 ones (config/melange_generator.h): every plan is checked independently of the solver
 // (each bucket's slices all placed, replicas carrying their load, MIG instances supplied by
 // valid layouts, cost recomputed), never costs less than its proven bound nor more than the

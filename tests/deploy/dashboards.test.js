@@ -21,7 +21,7 @@ const keda = require('../integration/node/lib/keda');
 const {fleetFromYaml} = require('../integration/node/lib/fleet');
 
 const GRAFANA_DIR = path.join(h.SOURCE_DIR, 'deploy', 'grafana');
-const FIXTURES_DIR = path.resolve(h.SOURCE_DIR, '..', 'shared', 'fixtures', 'extender');
+const FIXTURES_DIR = path.resolve(h.SOURCE_DIR, 'tests', 'testdata', 'fixtures', 'extender');
 const WORKLOAD_FILES = ['chat-llama3-8b.yaml', 'mig-small-tenant.yaml'];
 // The live load KEDA triggers read: the test exporter's gauge, through the load Prometheus.
 const LOAD_METRIC = 'vllm:num_requests_running';

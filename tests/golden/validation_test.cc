@@ -1,4 +1,4 @@
-// Predicts every point of shared/data/validation-public.yaml (published measurements:
+// Predicts every point of tests/testdata/data/validation-public.yaml (published measurements:
 // TensorRT-LLM static-batching throughput and batch-1 time to first token), prints
 // predicted vs measured with the error, and fails if the median |error| exceeds 20%.
 // The constants are the catalog's global policy: nothing here is fitted per point.

@@ -1,4 +1,4 @@
-// NodeWatcher against a local HTTP server that plays ../shared/fixtures/kube-api: paginated
+// NodeWatcher against a local HTTP server that plays tests/testdata/fixtures/kube-api: paginated
 // list, the recorded watch stream (ADDED, MODIFIED, BOOKMARK, DELETED), an in-band 410 ERROR
 // event, an HTTP 410 on the watch, an HTTP 410 on a continue token, and a connection dropped
 // in the middle of an event.

@@ -113,7 +113,7 @@ inline std::string GeneratedNode(int i) {
   return node;
 }
 
-// The pod of ../shared/fixtures/extender (Qwen2.5 14B bf16, 24 sequences, 8k context).
+// The pod of tests/testdata/fixtures/extender (Qwen2.5 14B bf16, 24 sequences, 8k context).
 inline std::string SamplePod() {
   return R"({"metadata":{"name":"chat-qwen14b-6d8f7c9b5-k2x7p","namespace":"serving","annotations":{"gpufit.io/max-context-tokens":"8192","gpufit.io/model":"Qwen/Qwen2.5-14B-Instruct","gpufit.io/precision":"bf16","gpufit.io/target-concurrency":"24"}},"spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai:v0.9.2","resources":{"requests":{"nvidia.com/gpu":"1"}}}]}})";
 }
