@@ -1,0 +1,220 @@
+// The front door, against the real binary: every way issue 13's outside probe took gpufitd
+// down, starved it or bloated it, replayed on loopback. After each attack the daemon must be
+// alive, answer a normal client (/healthz, the extender's /filter, gRPC Place) and have
+// stayed inside its memory budget: the chart's container limit
+// (helm/gpufit/values.yaml resources.limits.memory), measured as the kernel's peak RSS.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "config/fleet_conversion.h"
+#include "config/fleet_loader.h"
+#include "config/proto_conversion.h"
+#include "front_door/gpufitd_process.h"
+#include "gmock/gmock.h"
+#include "gpufit/v1/placement_service.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+
+// AddressSanitizer builds keep freed memory in quarantine: RSS says nothing there.
+#if defined(__SANITIZE_ADDRESS__)
+#define GPUFIT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GPUFIT_TEST_ASAN 1
+#endif
+#endif
+#ifndef GPUFIT_TEST_ASAN
+#define GPUFIT_TEST_ASAN 0
+#endif
+
+namespace gpufit::testing {
+namespace {
+
+namespace v1 = ::gpufit::v1;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const std::string kGpufitd = GPUFIT_BINARY_DIR "/gpufitd";
+const std::string kValues = GPUFIT_SOURCE_DIR "/helm/gpufit/values.yaml";
+const std::string kSevenTenants = GPUFIT_SOURCE_DIR "/examples/fleet/seven-tenants.yaml";
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(GPUFIT_SHARED_DIR) + "/fixtures/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A file in a fresh temporary directory, removed with it.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/gpufit-front-door.XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    const std::string p = path_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+v1::Workload ChatWorkload() {
+  v1::Workload w;
+  w.set_name("chat");
+  w.set_model("llama-3-8b");
+  w.set_precision(v1::PRECISION_FP8);
+  w.mutable_traffic()->set_concurrency(16);
+  return w;
+}
+
+v1::FleetRequest SevenTenants() {
+  absl::StatusOr<core::FleetRequest> fleet = config::LoadFleetFile(kSevenTenants);
+  EXPECT_TRUE(fleet.ok()) << fleet.status();
+  return config::ToProto(*fleet);
+}
+
+class FrontDoorTest : public ::testing::Test {
+ protected:
+  void StartDaemon(const std::vector<std::string>& args = {}) {
+    const absl::Status s = daemon_.Start(kGpufitd, args);
+    ASSERT_TRUE(s.ok()) << s;
+    stub_ = v1::PlacementService::NewStub(
+        grpc::CreateChannel(daemon_.grpc_target(), grpc::InsecureChannelCredentials()));
+  }
+
+  grpc::Status PlanFleet(const v1::FleetRequest& fleet, v1::PlanFleetResponse* response,
+                         std::chrono::seconds deadline = std::chrono::seconds(60)) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::PlanFleetRequest request;
+    *request.mutable_fleet() = fleet;
+    return stub_->PlanFleet(&context, request, response);
+  }
+
+  // "" if the daemon is alive, answers a normal client on every front door, and its peak RSS
+  // stayed inside the chart's memory limit; else what is wrong.
+  std::string ServesNormally() {
+    if (!daemon_.Alive()) {
+      return absl::StrCat("gpufitd exited (", daemon_.exit_code().value_or(-1),
+                          "); log:\n", daemon_.Log());
+    }
+    const std::string health = HttpRequest(daemon_.http_port(), "GET", "/healthz");
+    if (HttpStatusOf(health) != 200) return "GET /healthz: " + health.substr(0, 200);
+    const std::string filter = HttpRequest(daemon_.http_port(), "POST", "/filter",
+                                           Fixture("extender/filter-request-nodes.json"));
+    if (HttpStatusOf(filter) != 200 || !absl::StrContains(filter, "\"Error\":\"\"")) {
+      return "POST /filter: " + filter.substr(0, 300);
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::PlaceRequest request;
+    *request.mutable_workload() = ChatWorkload();
+    request.set_view(v1::DECISION_VIEW_RECOMMENDATION);
+    v1::PlaceResponse response;
+    const grpc::Status s = stub_->Place(&context, request, &response);
+    if (!s.ok()) return "Place: " + s.error_message();
+    if (!response.decision().has_recommendation()) return "Place: no recommendation";
+    if (!GPUFIT_TEST_ASAN) {
+      const size_t budget = ChartMemoryLimitBytes(kValues);
+      if (budget == 0) return "cannot read the chart's memory limit from " + kValues;
+      if (daemon_.PeakRssBytes() > budget) {
+        return absl::StrCat("peak RSS ", daemon_.PeakRssBytes() >> 20, " MiB > the chart's ",
+                            budget >> 20, " MiB");
+      }
+    }
+    return "";
+  }
+
+  GpufitdProcess daemon_;
+  std::unique_ptr<v1::PlacementService::Stub> stub_;
+};
+
+// Item 1: a 54-byte PlanFleet with a GPU price of +Inf (also 1e30, 1e300) passed `x >= 0`,
+// reached CLP, which asserts |objective| < 1e25, and aborted the daemon.
+TEST_F(FrontDoorTest, NonFiniteOrHugeFleetPriceIsRefusedNotSolved) {
+  StartDaemon();
+  for (const double price : {std::numeric_limits<double>::infinity(), 1e30, 1e300}) {
+    v1::FleetRequest fleet;
+    *fleet.add_workloads()->mutable_workload() = ChatWorkload();
+    v1::FleetGpuOptions* gpu = fleet.add_gpus();
+    gpu->set_accelerator("l4");
+    gpu->set_price_usd_per_hour(price);
+    v1::PlanFleetResponse response;
+    const grpc::Status s = PlanFleet(fleet, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << price;
+    EXPECT_THAT(s.error_message(), StartsWith("fleet.gpus[0].price_usd_per_hour: ")) << price;
+    ASSERT_TRUE(daemon_.Alive()) << daemon_.Log();
+  }
+  v1::PlanFleetResponse response;
+  ASSERT_TRUE(PlanFleet(SevenTenants(), &response).ok());
+  EXPECT_EQ(ServesNormally(), "");
+}
+
+// Item 1, from a file: a catalog price of 1e30 never loads, at startup (exit 2, the field
+// named) or on reload (the old config keeps serving, and the next PlanFleet plans).
+TEST_F(FrontDoorTest, CatalogPriceOutOfRangeNeverLoads) {
+  TempDir dir;
+  const std::string bad = dir.Write("bad.yaml", "prices:\n  l4: 1e30\n");
+  GpufitdProcess refused;
+  const absl::Status s = refused.Start(kGpufitd, {"--config", bad});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(refused.exit_code(), 2);
+  EXPECT_THAT(refused.Log(), HasSubstr("prices.l4: must be <= 10000"));
+
+  const std::string config = dir.Write("gpufitd.yaml", "prices:\n  l4: 0.6\n");
+  StartDaemon({"--config", config, "--reload-poll-seconds", "0"});
+  dir.Write("gpufitd.yaml", "prices:\n  l4: 1e30\n");
+  daemon_.Signal(SIGHUP);
+  // The reload is logged as failed; wait for that line (bounded), then plan.
+  for (int i = 0; i < 500 && !absl::StrContains(daemon_.Log(), "prices.l4: must be <= 10000");
+       ++i) {
+    usleep(10'000);
+  }
+  EXPECT_THAT(daemon_.Log(), HasSubstr("prices.l4: must be <= 10000"));
+  v1::PlanFleetResponse response;
+  const grpc::Status planned = PlanFleet(SevenTenants(), &response);
+  ASSERT_TRUE(planned.ok()) << planned.error_message();
+  EXPECT_EQ(ServesNormally(), "");
+}
+
+// Item 9: 10,000 repeats of one accelerator id were accepted and split the solver's time.
+TEST_F(FrontDoorTest, RepeatedAcceleratorIdsAreRefused) {
+  StartDaemon();
+  v1::FleetRequest fleet = SevenTenants();
+  fleet.clear_accelerators();
+  for (int i = 0; i < 10000; ++i) fleet.add_accelerators("a100-80gb");
+  v1::PlanFleetResponse response;
+  grpc::Status s = PlanFleet(fleet, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("fleet.accelerators"));
+
+  fleet = SevenTenants();
+  fleet.clear_accelerators();
+  fleet.add_accelerators("a100-80gb");
+  fleet.add_accelerators("a100-80gb");
+  s = PlanFleet(fleet, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("fleet.accelerators[1]: repeats 'a100-80gb'"));
+  EXPECT_EQ(ServesNormally(), "");
+}
+
+}  // namespace
+}  // namespace gpufit::testing
