@@ -113,8 +113,8 @@ class FrontDoorTest : public ::testing::Test {
   // stayed inside the chart's memory limit; else what is wrong.
   std::string ServesNormally() {
     if (!daemon_.Alive()) {
-      return absl::StrCat("gpufitd exited (", daemon_.exit_code().value_or(-1),
-                          "); log:\n", daemon_.Log());
+      return absl::StrCat("gpufitd exited (", daemon_.exit_code().value_or(-1), "); log:\n",
+                          daemon_.Log());
     }
     const std::string health = HttpRequest(daemon_.http_port(), "GET", "/healthz");
     if (HttpStatusOf(health) != 200) return "GET /healthz: " + health.substr(0, 200);

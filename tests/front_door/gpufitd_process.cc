@@ -230,8 +230,8 @@ std::string HttpRequest(int port, const std::string& method, const std::string& 
                         const std::string& body, std::chrono::milliseconds bound) {
   const int fd = ConnectLoopback(port, bound);
   if (fd < 0) return "";
-  std::string request = absl::StrCat(method, " ", path,
-                                     " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+  std::string request =
+      absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
   if (method == "POST") {
     absl::StrAppend(&request, "Content-Type: application/json\r\nContent-Length: ", body.size(),
                     "\r\n");
