@@ -1,4 +1,6 @@
 // gpufitd: flags, signals and exit codes around server::Daemon.
+#include <sys/resource.h>
+
 #include <exception>
 #include <iostream>
 #include <string>
@@ -52,6 +54,13 @@ int main(int argc, char** argv) {
   // of a gRPC call's CPU under a global lock. It is a debugging aid; the sanitizer tree and
   // tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Every open HTTP connection is a file descriptor; the soft limit (often 1024) would cap
+  // them below --http-max-connections. The hard limit is what the container allows.
+  if (rlimit nofile{};
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
 
   const std::vector<std::string> args(argv + 1, argv + argc);
   const auto flags = gpufit::server::ParseDaemonFlags(args);
