@@ -10,9 +10,11 @@
 //
 // Each call reads the trigger metadata (server/keda_metadata.h) against one config snapshot;
 // nothing is cached between calls, so a config reload applies to the next call (and the next
-// poll of a stream). Errors: INVALID_ARGUMENT "scalerMetadata.KEY: ..." for the trigger;
-// UNAVAILABLE / INVALID_ARGUMENT naming serverAddress or query when the load cannot be read
-// (also counted in gpufit_keda_query_errors_total{reason}). Thread-safe.
+// poll of a stream). Errors: INVALID_ARGUMENT "scalerMetadata.KEY: ..." for the trigger,
+// including a serverAddress the config's prometheus.servers does not list (nothing is
+// contacted then); UNAVAILABLE / INVALID_ARGUMENT / DEADLINE_EXCEEDED naming serverAddress or
+// query when the load cannot be read (also counted in gpufit_keda_query_errors_total{reason}).
+// A query never outlives its call. Thread-safe.
 #ifndef GPUFIT_SERVER_KEDA_SCALER_H_
 #define GPUFIT_SERVER_KEDA_SCALER_H_
 

@@ -190,6 +190,26 @@ class AnswerReader final : public nlohmann::json_sax<json> {
   size_t skip_depth_ = 0;     // > 0: inside a skipped container, this many levels deep
 };
 
+// Longest text from an answer (or the query) quoted in an error: the error reaches the gRPC
+// client and the logs, and an answer can hold up to the size cap.
+constexpr size_t kMaxQuotedBytes = 512;
+
+// `text`, cut to kMaxQuotedBytes at a UTF-8 character boundary, with a note of its size.
+std::string Quote(std::string_view text) {
+  if (text.size() <= kMaxQuotedBytes) return std::string(text);
+  size_t cut = kMaxQuotedBytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(std::string(text.substr(0, cut)), "... (", text.size(), " bytes)");
+}
+
+// `object[key]` if it is a string (quoted), else `fallback`.
+std::string StringField(const json& object, const char* key, std::string_view fallback) {
+  if (!object.is_object()) return std::string(fallback);
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return std::string(fallback);
+  return Quote(it->get_ref<const std::string&>());
+}
+
 // A sample value: Prometheus encodes floats as strings ("1.5", "NaN", "+Inf").
 absl::StatusOr<double> SampleValue(const json& pair, std::string_view what, QueryError* reason) {
   if (!pair.is_array() || pair.size() != 2 || !pair[1].is_string()) {
@@ -203,12 +223,12 @@ absl::StatusOr<double> SampleValue(const json& pair, std::string_view what, Quer
   if (end == text.c_str() || *end != '\0') {
     return Fail(QueryError::kBadResponse, reason,
                 absl::UnavailableError(absl::StrCat("Prometheus answer: ", std::string(what),
-                                                    " value '", text, "' is not a number")));
+                                                    " value '", Quote(text), "' is not a number")));
   }
   if (!std::isfinite(value)) {
     return Fail(QueryError::kBadResult, reason,
-                absl::InvalidArgumentError(
-                    absl::StrCat("query result is ", text, "; the load must be a finite number")));
+                absl::InvalidArgumentError(absl::StrCat("query result is ", Quote(text),
+                                                        "; the load must be a finite number")));
   }
   return value;
 }
@@ -546,7 +566,7 @@ absl::Status ValidatePrometheusAddress(std::string_view address) {
 
 absl::StatusOr<double> ParseQueryResponse(int http_status, std::string_view body,
                                           std::string_view query, QueryError* reason) {
-  const std::string q(query);
+  const std::string q = Quote(query);
   AnswerReader reader;
   const bool parsed = json::sax_parse(body, &reader);
   const json doc = parsed ? std::move(reader.root) : json();
@@ -556,8 +576,8 @@ absl::StatusOr<double> ParseQueryResponse(int http_status, std::string_view body
     // says what is wrong with the PromQL.
     std::string detail;
     if (api_answer && doc.contains("error") && doc["error"].is_string()) {
-      detail = absl::StrCat(": ", doc.value("errorType", "error"), ": ",
-                            doc["error"].get<std::string>());
+      detail = absl::StrCat(": ", StringField(doc, "errorType", "error"), ": ",
+                            StringField(doc, "error", ""));
     }
     if ((http_status == 400 || http_status == 422) && api_answer) {
       return Fail(QueryError::kBadQuery, reason,
@@ -579,12 +599,10 @@ absl::StatusOr<double> ParseQueryResponse(int http_status, std::string_view body
                                  "' is not a Prometheus API response (JSON with \"status\")")));
   }
   if (doc["status"] != "success") {
-    return Fail(
-        QueryError::kBadQuery, reason,
-        absl::InvalidArgumentError(absl::StrCat(
-            "Prometheus query '", q, "' failed: ", doc.value("errorType", "error"), ": ",
-            doc.contains("error") && doc["error"].is_string() ? doc["error"].get<std::string>()
-                                                              : std::string("(no message)"))));
+    return Fail(QueryError::kBadQuery, reason,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "Prometheus query '", q, "' failed: ", StringField(doc, "errorType", "error"),
+                    ": ", StringField(doc, "error", "(no message)"))));
   }
   if (!doc.contains("data") || !doc["data"].is_object() || !doc["data"].contains("resultType") ||
       !doc["data"]["resultType"].is_string() || !doc["data"].contains("result")) {
@@ -592,7 +610,7 @@ absl::StatusOr<double> ParseQueryResponse(int http_status, std::string_view body
                 absl::UnavailableError(absl::StrCat("Prometheus answer to query '", q,
                                                     "' has no data.resultType/data.result")));
   }
-  const std::string type = doc["data"]["resultType"].get<std::string>();
+  const std::string type = StringField(doc["data"], "resultType", "");
   const json& result = doc["data"]["result"];
   if (type == "scalar") return SampleValue(result, "data.result", reason);
   if (type != "vector") {
@@ -658,6 +676,16 @@ absl::StatusOr<double> PrometheusClient::Query(const std::string& server_address
     return StopError(why, server_address, options_.timeout_seconds, "before it started", reason);
   }
   Stop stop = Stop::kNone;
+  if (!AcquireSlot([&] { return (stop = limits.Check()) != Stop::kNone; })) {
+    return StopError(
+        stop, server_address, options_.timeout_seconds,
+        absl::StrCat("waiting for one of ", options_.max_concurrent_queries, " query slots"),
+        reason);
+  }
+  struct SlotRelease {
+    const PrometheusClient* client;
+    ~SlotRelease() { client->ReleaseSlot(); }
+  } release{this};
   absl::StatusOr<std::vector<tcp::endpoint>> endpoints =
       Resolve(*url, server_address, limits, &stop, reason);
   if (stop != Stop::kNone) {
@@ -695,6 +723,24 @@ absl::StatusOr<double> PrometheusClient::Query(const std::string& server_address
   ssl::stream<tcp::socket> stream(ioc, tls_->context);
   return RunExchange(ioc, &stream, *endpoints, *url, server_address, query, options_, limits,
                      reason);
+}
+
+bool PrometheusClient::AcquireSlot(const std::function<bool()>& stopped) const {
+  std::unique_lock<std::mutex> lock(slots_mu_);
+  while (queries_in_flight_ >= std::max(1, options_.max_concurrent_queries)) {
+    if (stopped()) return false;
+    slots_cv_.wait_for(lock, kQueryCancelPoll);
+  }
+  ++queries_in_flight_;
+  return true;
+}
+
+void PrometheusClient::ReleaseSlot() const {
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    --queries_in_flight_;
+  }
+  slots_cv_.notify_one();
 }
 
 absl::StatusOr<double> QueryPrometheus(const std::string& server_address, const std::string& query,

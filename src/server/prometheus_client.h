@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -71,6 +72,11 @@ struct PrometheusClientOptions {
   // holds the answer of a query that forgot its sum() over a few thousand series, so that
   // error reads "returned N series" rather than "too large".
   size_t max_response_bytes = size_t{1} << 20;
+  // Queries run at once; more wait for a slot (within their own deadline). With the cap,
+  // this bounds the memory of answers in flight: each holds at most ~3 MiB (the body string,
+  // which may grow to twice the cap, plus the read buffer and the fields kept), so 16 of them
+  // ~50 MiB, whatever number of KEDA calls and streams the admission limits let in.
+  int max_concurrent_queries = 16;
   // Verifies https:// servers against these CA certificates (PEM); "" = the system's
   // (OpenSSL's default paths, as before).
   std::string ca_file;
@@ -82,7 +88,8 @@ inline constexpr size_t kMaxPrometheusHeaderBytes = 16 * 1024;
 // An HTTP(S) client for Prometheus instant queries on Boost.Beast: each Query() runs its own
 // exchange on the calling thread under one deadline (a steady_timer over the whole
 // exchange), reads at most max_response_bytes of answer, and stops within kQueryCancelPoll
-// once its caller cancels or ShutdownBy()'s deadline passes. Host names are resolved on a
+// once its caller cancels or ShutdownBy()'s deadline passes. At most max_concurrent_queries
+// run at once. Host names are resolved on a
 // helper thread the query does not wait for once it has to stop (getaddrinfo cannot be
 // interrupted); at most kMaxPendingLookups such lookups run at once. Thread-safe; queries
 // run concurrently. Must outlive its queries.
@@ -109,8 +116,16 @@ class PrometheusClient {
 
  private:
   const PrometheusClientOptions options_;
+  // Takes one of max_concurrent_queries slots, waiting while `limits` allow; false if
+  // they stopped it first.
+  bool AcquireSlot(const std::function<bool()>& stopped) const;
+  void ReleaseSlot() const;
+
   // ShutdownBy()'s deadline, steady_clock nanoseconds since its epoch; max = none.
   std::atomic<int64_t> shutdown_deadline_ns_;
+  mutable std::mutex slots_mu_;
+  mutable std::condition_variable slots_cv_;
+  mutable int queries_in_flight_ = 0;  // guarded by slots_mu_
   mutable std::once_flag tls_once_;
   mutable std::unique_ptr<Tls> tls_;  // made on the first https:// query
 };

@@ -339,6 +339,53 @@ TEST(KedaPrometheusTest, ShutdownStopsQueriesInFlightAndLater) {
   EXPECT_EQ(prometheus.accepted(), 1);
 }
 
+// max_concurrent_queries bounds the answers in memory at once: a query past it waits for a
+// slot, within its own deadline, without connecting.
+TEST(KedaPrometheusTest, QueriesPastTheConcurrencyCapWaitForASlot) {
+  FakePrometheus stuck(FakePrometheus::Mode::kStall);
+  PrometheusClientOptions options = Timeout(600);
+  options.max_concurrent_queries = 1;
+  PrometheusClient client(options);
+  std::atomic<bool> cancelled{false};
+  QueryCancellation first_cancel;
+  first_cancel.cancelled = [&] { return cancelled.load(); };
+  auto first =
+      std::async(std::launch::async, [&] { return client.Query(stuck.url(), "up", first_cancel); });
+  ASSERT_TRUE(FakePrometheus::WaitFor([&] { return stuck.requests() == 1; }));
+  QueryCancellation second_cancel;
+  second_cancel.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  const absl::StatusOr<double> second = client.Query(stuck.url(), "up", second_cancel);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kDeadlineExceeded) << second.status();
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr("waiting for one of 1 query slots"));
+  EXPECT_EQ(stuck.accepted(), 1);
+  cancelled = true;
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(first.get().status().code(), absl::StatusCode::kCancelled);
+  // The slot is back.
+  FakePrometheus answering(FakePrometheus::Mode::kAnswer);
+  EXPECT_TRUE(client.Query(answering.url(), "up", {}).ok());
+}
+
+// What a Prometheus answers is quoted in errors, but never more than a line of it.
+TEST(KedaPrometheusTest, LongErrorTextIsCut) {
+  const std::string huge(100000, 'e');
+  QueryError reason = QueryError::kUnreachable;
+  absl::StatusOr<double> v =
+      Parse(400, R"({"status":"error","errorType":"bad_data","error":")" + huge + R"("})", &reason);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(reason, QueryError::kBadQuery);
+  EXPECT_LT(v.status().message().size(), 1200u);
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("... (100000 bytes)"));
+  // A field of the wrong type is not quoted (nor an exception).
+  v = Parse(400, R"({"status":"error","errorType":{"x":1},"error":"bad"})", &reason);
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr(": error: bad"));
+  v = Parse(200, R"({"status":"error","errorType":[1],"error":{"a":"b"}})", &reason);
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("failed: error: (no message)"));
+}
+
 size_t RssBytes() {
   std::ifstream in("/proc/self/statm");
   size_t pages = 0;
