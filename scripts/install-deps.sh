@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc
   libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev libcpp-httplib-dev
+  libboost-dev  # Boost.Beast/Asio (header-only): the outbound Prometheus client
   prometheus-cpp-dev coinor-libcbc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format

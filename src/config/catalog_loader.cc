@@ -387,12 +387,13 @@ absl::Status ApplyCatalogYaml(std::string_view text, std::string_view filename, 
     if (key == "prices") prices.emplace(v);
     if (key == "presets") presets.emplace(v);
     if (key == "policy") policy.emplace(v);
-    return absl::OkStatus();  // `workloads` (kAllowWorkloads) is the caller's to read
+    return absl::OkStatus();  // `workloads`, `prometheus` (kAllowWorkloads): the caller's
   };
   GPUFIT_RETURN_IF_ERROR(
       keys == TopLevelKeys::kAllowWorkloads
           ? r.ForEachField(root, "",
-                           {"version", "accelerators", "prices", "presets", "policy", "workloads"},
+                           {"version", "accelerators", "prices", "presets", "policy", "workloads",
+                            "prometheus"},
                            visit)
           : r.ForEachField(root, "", {"version", "accelerators", "prices", "presets", "policy"},
                            visit));

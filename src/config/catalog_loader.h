@@ -31,8 +31,8 @@ namespace gpufit::config {
 std::shared_ptr<const core::Catalog> DefaultCatalog();
 
 // Which top-level keys an overlay may have. kAllowWorkloads is for the daemon's config file
-// (config/service_config.h), which is an overlay plus a `workloads:` list that the catalog
-// loader accepts without reading, so that both files share one parser.
+// (config/service_config.h), which is an overlay plus `workloads:` and `prometheus:`, which
+// the catalog loader accepts without reading, so that both files share one parser.
 enum class TopLevelKeys { kCatalogOnly, kAllowWorkloads };
 
 // Default catalog overlaid with `yaml_text`; `filename` is used in error messages only.

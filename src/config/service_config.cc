@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "config/catalog_loader.h"
+#include "config/prometheus_url.h"
 #include "config/workload_loader.h"
 #include "config/yaml_reader.h"
 #include "core/resolved_workload.h"
@@ -19,10 +20,40 @@ using internal::FieldPath;
 using internal::IndexPath;
 using internal::YamlReader;
 
+// The `prometheus:` section: `servers`, each a valid URL, no two naming the same server.
+absl::StatusOr<std::vector<std::string>> ReadPrometheus(const YamlReader& r,
+                                                        const YAML::Node& node) {
+  std::vector<std::string> servers;
+  GPUFIT_RETURN_IF_ERROR(r.ExpectMap(node, "prometheus"));
+  GPUFIT_RETURN_IF_ERROR(r.ForEachField(
+      node, "prometheus", {"servers"},
+      [&](std::string_view, const YAML::Node& value, const std::string& field) -> absl::Status {
+        GPUFIT_RETURN_IF_ERROR(r.ExpectSequence(value, field));
+        std::vector<std::string> canonical;
+        for (size_t i = 0; i < value.size(); ++i) {
+          const std::string path = IndexPath(field, i);
+          GPUFIT_ASSIGN_OR_RETURN(std::string server, r.String(value[i], path));
+          absl::StatusOr<PrometheusUrl> url = ParsePrometheusUrl(server);
+          if (!url.ok()) return r.Error(value[i], path, std::string(url.status().message()));
+          for (size_t j = 0; j < canonical.size(); ++j) {
+            if (canonical[j] == url->Canonical()) {
+              return r.Error(value[i], path,
+                             absl::StrCat("the same server as ", IndexPath(field, j)));
+            }
+          }
+          canonical.push_back(url->Canonical());
+          servers.push_back(std::move(server));
+        }
+        return absl::OkStatus();
+      }));
+  return servers;
+}
+
 // A workload entry's `autoscaling:` block at `path` ("workloads[2].autoscaling").
-absl::StatusOr<WorkloadAutoscaling> ReadAutoscaling(const YamlReader& r, const YAML::Node& node,
-                                                    const std::string& path,
-                                                    const core::Catalog& catalog) {
+// `prometheus_servers` is the allow-list its prometheus_url must be on (and defaults to).
+absl::StatusOr<WorkloadAutoscaling> ReadAutoscaling(
+    const YamlReader& r, const YAML::Node& node, const std::string& path,
+    const core::Catalog& catalog, const std::vector<std::string>& prometheus_servers) {
   WorkloadAutoscaling a;
   GPUFIT_RETURN_IF_ERROR(r.ExpectMap(node, path));
   GPUFIT_RETURN_IF_ERROR(r.ForEachField(
@@ -30,11 +61,10 @@ absl::StatusOr<WorkloadAutoscaling> ReadAutoscaling(const YamlReader& r, const Y
       {"prometheus_url", "query", "accelerator", "gpus", "scale_down_stabilization_seconds"},
       [&](std::string_view key, const YAML::Node& value, const std::string& field) -> absl::Status {
         if (key == "prometheus_url") {
-          GPUFIT_ASSIGN_OR_RETURN(a.prometheus_url, r.String(value, field));
-          if (a.prometheus_url.rfind("http://", 0) != 0 &&
-              a.prometheus_url.rfind("https://", 0) != 0) {
-            return r.Error(value, field, "must start with http:// or https://");
-          }
+          GPUFIT_ASSIGN_OR_RETURN(const std::string url, r.String(value, field));
+          absl::StatusOr<std::string> allowed = MatchPrometheusServer(prometheus_servers, url);
+          if (!allowed.ok()) return r.Error(value, field, std::string(allowed.status().message()));
+          a.prometheus_url = *std::move(allowed);
         } else if (key == "query") {
           GPUFIT_ASSIGN_OR_RETURN(a.query, r.String(value, field));
         } else if (key == "accelerator") {
@@ -50,10 +80,16 @@ absl::StatusOr<WorkloadAutoscaling> ReadAutoscaling(const YamlReader& r, const Y
         }
         return absl::OkStatus();
       }));
-  for (const auto& [key, present] :
-       {std::pair<const char*, bool>{"prometheus_url", !a.prometheus_url.empty()},
-        {"query", !a.query.empty()},
-        {"accelerator", !a.accelerator.empty()}}) {
+  if (a.prometheus_url.empty()) {
+    if (prometheus_servers.empty()) {
+      return r.Error(node, FieldPath(path, "prometheus_url"),
+                     "required: list the Prometheus server under prometheus.servers (the "
+                     "first is the default)");
+    }
+    a.prometheus_url = prometheus_servers.front();
+  }
+  for (const auto& [key, present] : {std::pair<const char*, bool>{"query", !a.query.empty()},
+                                     {"accelerator", !a.accelerator.empty()}}) {
     if (!present) return r.Error(node, FieldPath(path, key), "required");
   }
   return a;
@@ -78,6 +114,10 @@ absl::StatusOr<ServiceConfig> ParseServiceConfig(std::string_view yaml_text,
 
   const YamlReader r(filename);
   GPUFIT_ASSIGN_OR_RETURN(const YAML::Node root, r.ParseTopLevelMap(yaml_text, "config"));
+  // Before the workloads: their autoscaling.prometheus_url must be on this list.
+  if (const YAML::Node prometheus = root["prometheus"]; prometheus.IsDefined()) {
+    GPUFIT_ASSIGN_OR_RETURN(config.prometheus_servers, ReadPrometheus(r, prometheus));
+  }
   const YAML::Node workloads = root["workloads"];  // const: the lookup must not insert
   if (!workloads.IsDefined()) return config;
   if (workloads.IsNull()) return r.Error(workloads, "workloads", "has no value");
@@ -96,7 +136,7 @@ absl::StatusOr<ServiceConfig> ParseServiceConfig(std::string_view yaml_text,
     if (entry.IsMap() && entry["autoscaling"].IsDefined()) {
       GPUFIT_ASSIGN_OR_RETURN(
           autoscaling, ReadAutoscaling(r, entry["autoscaling"], FieldPath(path, "autoscaling"),
-                                       *config.catalog));
+                                       *config.catalog, config.prometheus_servers));
       for (const auto& field : entry) {
         if (field.first.Scalar() != "autoscaling") {
           stripped[field.first.Scalar()] = field.second;

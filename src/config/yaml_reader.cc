@@ -1,8 +1,13 @@
 #include "config/yaml_reader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -17,6 +22,27 @@ namespace {
 // Plain scalars get the non-specific tag "?" and quoted ones "!" (YAML spec 6.9.1;
 // yaml-cpp follows it), which is how a quoted "8" is told apart from the number 8.
 bool IsQuoted(const YAML::Node& node) { return node.Tag() == "!"; }
+
+// Closes the descriptor it holds (-1: none).
+struct ScopedFd {
+  explicit ScopedFd(int f) : fd(f) {}
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  ~ScopedFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  const int fd;
+};
+
+// What a file that is not a regular file is, for the error message.
+std::string_view FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory";
+  if (S_ISFIFO(mode)) return "is a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "is a character device";
+  if (S_ISBLK(mode)) return "is a block device";
+  if (S_ISSOCK(mode)) return "is a socket";
+  return "is not a regular file";
+}
 
 std::string_view NodeKind(const YAML::Node& node) {
   switch (node.Type()) {
@@ -45,24 +71,39 @@ std::string IndexPath(std::string_view parent, size_t index) {
   return absl::StrCat(AsAbsl(parent), "[", index, "]");
 }
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  // stdio rather than iostreams: errno after fopen/fread is what strerror needs.
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (file == nullptr) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
+absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
+  const auto cannot_read = [&path](std::string_view why) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read: ", AsAbsl(why)));
+  };
+  const auto too_large = [&cannot_read, max_bytes] {
+    return cannot_read(
+        absl::StrCat("larger than the ", max_bytes, "-byte cap on the files gpufit reads"));
+  };
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+  const ScopedFd file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  const int fd = file.fd;
+  if (fd < 0) return cannot_read(std::strerror(errno));
+  // The opened file, not the path: it cannot be swapped between the check and the read.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return cannot_read(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    return cannot_read(absl::StrCat(AsAbsl(FileKind(st.st_mode)), ", not a regular file"));
   }
+  if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) > max_bytes) return too_large();
   std::string contents;
+  contents.reserve(static_cast<size_t>(st.st_size));
   char buffer[1 << 14];
-  for (;;) {
-    const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
-    contents.append(buffer, n);
-    if (n < sizeof(buffer)) break;
+  // Up to one byte past the cap, whatever st_size said: the file may grow while it is read,
+  // and /proc-like files report size 0.
+  while (contents.size() <= max_bytes) {
+    const size_t want = std::min(sizeof(buffer), max_bytes + 1 - contents.size());
+    const ssize_t n = ::read(fd, buffer, want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return cannot_read(std::strerror(errno));
+    if (n == 0) break;
+    contents.append(buffer, static_cast<size_t>(n));
   }
-  // A directory opens fine on Linux; the read then fails with EISDIR.
-  if (std::ferror(file.get())) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
-  }
+  if (contents.size() > max_bytes) return too_large();
   return contents;
 }
 

@@ -43,9 +43,23 @@ std::string FieldPath(std::string_view parent, std::string_view key);
 // "a" + 2 -> "a[2]".
 std::string IndexPath(std::string_view parent, size_t index);
 
-// Reads a whole file. NOT_FOUND "PATH: cannot read: <strerror>" on any failure, because
-// the caller's remedy is the same (fix the path or the permissions).
-absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+// The largest file ReadFileToString reads by default. Every file gpufit reads is YAML, JSON or
+// PEM its operator wrote, a few hundred bytes per workload (configs/catalog.yaml, the whole
+// default catalog, is 30 KiB), so 8 MiB is ample and bounds what a wrong path (a log file, a
+// disk image) can make a reload allocate.
+inline constexpr size_t kMaxConfigFileBytes = size_t{8} << 20;
+
+// Reads a whole regular file of at most `max_bytes`, the way every config, catalog, workload,
+// fleet, benchmark, TLS and token file is read. The file is opened with O_NONBLOCK, so that a
+// FIFO cannot block the reader (a config reload holding up SIGHUP and SIGTERM), and the
+// opened descriptor is checked to be a regular file: a FIFO, a device (a symlink to
+// /dev/zero would be read forever), a socket or a directory is refused. Symlinks to regular
+// files are followed (Kubernetes ConfigMap and Secret volumes are symlinks). Every failure is
+// NOT_FOUND "PATH: cannot read: <why>", because the caller's remedy is the same (fix the path
+// or the permissions): "No such file or directory", "is a FIFO (named pipe), not a regular
+// file", "is a directory, not a regular file", "larger than the 8388608-byte cap ...".
+absl::StatusOr<std::string> ReadFileToString(const std::string& path,
+                                             size_t max_bytes = kMaxConfigFileBytes);
 
 // Stateless apart from the file name used in messages; cheap to construct, thread-compatible.
 class YamlReader {

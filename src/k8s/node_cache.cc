@@ -2,13 +2,12 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "config/yaml_reader.h"
 #include "httplib.h"
 #include "k8s/json_readers.h"
 
@@ -21,6 +20,8 @@ using simdjson::ondemand::object;
 constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
 // client-go re-reads the token file at most once a minute (transport/token_source.go).
 constexpr int64_t kTokenRefreshMs = 60 * 1000;
+// A service-account token (a JWT) is about 1 KiB; anything past 64 KiB is not a token.
+constexpr size_t kMaxTokenBytes = 64 * 1024;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -193,11 +194,12 @@ std::string NodeWatcher::Token() {
   if (options_.token_file.empty()) return "";
   const int64_t now = NowMs();
   if (token_read_ms_ == 0 || now - token_read_ms_ >= kTokenRefreshMs) {
-    std::ifstream in(options_.token_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (in) {
-      token_ = std::string(absl::StripAsciiWhitespace(ss.str()));
+    // As every file gpufitd reads: a regular file (a FIFO would block the watch thread), and
+    // at most kMaxTokenBytes of it.
+    absl::StatusOr<std::string> text =
+        config::internal::ReadFileToString(options_.token_file, kMaxTokenBytes);
+    if (text.ok()) {
+      token_ = std::string(absl::StripAsciiWhitespace(*text));
       token_read_ms_ = now;
     }
   }

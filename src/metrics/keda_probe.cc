@@ -35,6 +35,12 @@ std::string_view QueryErrorName(QueryError reason) {
       return "bad_response";
     case QueryError::kBadResult:
       return "bad_result";
+    case QueryError::kTimeout:
+      return "timeout";
+    case QueryError::kTooLarge:
+      return "too_large";
+    case QueryError::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }

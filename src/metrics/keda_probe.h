@@ -26,13 +26,16 @@ inline constexpr int kKedaMethodCount = 5;
 
 // Why a live-load query failed; the `reason` label.
 enum class QueryError {
-  kUnreachable,  // connection refused, DNS, timeout: no HTTP response
+  kUnreachable,  // connection refused, DNS, TLS, connection lost: no complete HTTP response
   kHttpStatus,   // a response other than 200 that is not a query error (5xx, 404, ...)
   kBadQuery,     // Prometheus refused the PromQL (400/422 errorType bad_data, ...)
   kBadResponse,  // not a Prometheus API answer (unparseable JSON, missing fields)
   kBadResult,    // a result gpufit cannot read as one number (several series, NaN, matrix)
+  kTimeout,      // no complete answer within the query timeout or the caller's deadline
+  kTooLarge,     // an answer over the size cap
+  kCancelled,    // the caller went away (call cancelled, stream ended) or gpufitd shut down
 };
-inline constexpr int kQueryErrorCount = 5;
+inline constexpr int kQueryErrorCount = 8;
 
 std::string_view KedaMethodName(KedaMethod method);  // "GetMetricSpec"
 std::string_view QueryErrorName(QueryError reason);  // "unreachable"

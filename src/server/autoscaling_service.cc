@@ -16,8 +16,6 @@
 namespace gpufit::server {
 namespace {
 
-constexpr double kDefaultQueryTimeoutSeconds = 5;
-
 int ReplicasFor(double load, double target) {
   const double raw = std::ceil(load / target);
   if (raw >= static_cast<double>(std::numeric_limits<int>::max())) {
@@ -31,6 +29,7 @@ int ReplicasFor(double load, double target) {
 absl::StatusOr<v1::RecommendResponse> Recommend(const config::ServiceConfig& config,
                                                 const v1::RecommendRequest& request,
                                                 const LoadQueryFn& query,
+                                                const QueryCancellation& cancel,
                                                 ScaleStabilizer* stabilizer,
                                                 metrics::KedaProbe* probe) {
   std::vector<const core::Workload*> selected;
@@ -70,7 +69,7 @@ absl::StatusOr<v1::RecommendResponse> Recommend(const config::ServiceConfig& con
           absl::StrCat(w->name, ".autoscaling.", std::string(target.status().message())));
     }
     const std::string field = absl::StrCat(w->name, ".autoscaling.");
-    absl::StatusOr<double> load = QueryLoad(query, a.prometheus_url, a.query,
+    absl::StatusOr<double> load = QueryLoad(query, a.prometheus_url, a.query, cancel,
                                             field + "prometheus_url", field + "query", probe);
     if (!load.ok()) return load.status();
     const double live = *load;
@@ -104,11 +103,12 @@ AutoscalingServiceImpl::AutoscalingServiceImpl(const ConfigStore* store, metrics
                                                LoadQueryFn query, ScaleStabilizer::Clock clock)
     : store_(store), probe_(probe), query_(std::move(query)), stabilizer_(std::move(clock)) {
   if (!query_) {
-    query_ = [](const std::string& address, const std::string& q, metrics::QueryError* reason) {
-      return QueryPrometheus(address, q, kDefaultQueryTimeoutSeconds, reason);
-    };
+    own_client_ = std::make_unique<PrometheusClient>();
+    query_ = QueryFnOf(own_client_.get());
   }
 }
+
+AutoscalingServiceImpl::~AutoscalingServiceImpl() = default;
 
 grpc::Status AutoscalingServiceImpl::Recommend(grpc::ServerContext* context,
                                                const v1::RecommendRequest* request,
@@ -118,7 +118,8 @@ grpc::Status AutoscalingServiceImpl::Recommend(grpc::ServerContext* context,
     absl::StatusOr<Admission::Permit> permit = AdmitCall(admission_, *context);
     const std::shared_ptr<const config::ServiceConfig> config = store_->Snapshot();
     absl::StatusOr<v1::RecommendResponse> result =
-        permit.ok() ? server::Recommend(*config, *request, query_, &stabilizer_, probe_)
+        permit.ok() ? server::Recommend(*config, *request, query_, CancellationOf(*context),
+                                        &stabilizer_, probe_)
                     : absl::StatusOr<v1::RecommendResponse>(permit.status());
     if (result.ok()) {
       *response = *std::move(result);

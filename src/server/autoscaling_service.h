@@ -13,6 +13,8 @@
 #ifndef GPUFIT_SERVER_AUTOSCALING_SERVICE_H_
 #define GPUFIT_SERVER_AUTOSCALING_SERVICE_H_
 
+#include <memory>
+
 #include "absl/status/statusor.h"
 #include "config/service_config.h"
 #include "gpufit/v1/autoscaling.grpc.pb.h"
@@ -27,19 +29,23 @@ namespace gpufit::server {
 // Transport-free Recommend. Errors: NOT_FOUND "workloads[i]: no workload 'x' in gpufitd's
 // config"; FAILED_PRECONDITION for a workload without an `autoscaling:` block or whose
 // accelerator cannot serve it; the load query's UNAVAILABLE / INVALID_ARGUMENT, naming the
-// workload ("chat.autoscaling.query: ..."). `probe` is optional.
+// workload ("chat.autoscaling.query: ..."). Each query ends when `cancel` says (the call's
+// deadline, the client cancelling). `probe` is optional.
 absl::StatusOr<gpufit::v1::RecommendResponse> Recommend(const config::ServiceConfig& config,
                                                         const gpufit::v1::RecommendRequest& request,
                                                         const LoadQueryFn& query,
+                                                        const QueryCancellation& cancel,
                                                         ScaleStabilizer* stabilizer,
                                                         metrics::KedaProbe* probe);
 
 class AutoscalingServiceImpl final : public gpufit::v1::AutoscalingService::Service {
  public:
-  // `store` and `probe` are not owned and must outlive the service. `query` defaults to
-  // QueryPrometheus with a 5 s timeout; `clock` to absl::Now.
+  // `store` and `probe` are not owned and must outlive the service. `query` defaults to a
+  // PrometheusClient of the service's own (PrometheusClientOptions' defaults); `clock` to
+  // absl::Now.
   AutoscalingServiceImpl(const ConfigStore* store, metrics::KedaProbe* probe,
                          LoadQueryFn query = nullptr, ScaleStabilizer::Clock clock = nullptr);
+  ~AutoscalingServiceImpl() override;
 
   // Calls past `admission`'s limits get RESOURCE_EXHAUSTED (not owned; null = no limit).
   // Before serving.
@@ -51,6 +57,7 @@ class AutoscalingServiceImpl final : public gpufit::v1::AutoscalingService::Serv
  private:
   const ConfigStore* store_;
   metrics::KedaProbe* probe_;
+  std::unique_ptr<PrometheusClient> own_client_;  // when no `query` was given
   LoadQueryFn query_;
   Admission* admission_ = nullptr;
   ScaleStabilizer stabilizer_;

@@ -25,6 +25,7 @@
 #include "server/grpc_bad_request.h"
 #include "server/keda_scaler.h"
 #include "server/placement_service.h"
+#include "server/prometheus_client.h"
 #include "server/reloader.h"
 #include "server/tls_reloader.h"
 
@@ -77,6 +78,11 @@ Flags (--flag=value and --flag value alike):
   --kube-token-file FILE        bearer token (default: the service-account token in cluster)
   --kube-ca-file FILE           CA for the API server (default: the service-account ca.crt)
   --keda-poll-seconds N         KEDA StreamIsActive: Prometheus poll interval (default 5)
+  --prometheus-timeout-seconds N
+                                the whole of one live-load query to Prometheus (connect,
+                                TLS, request, answer), cut shorter by the caller's deadline
+                                (default 5). Only servers the config's prometheus.servers
+                                lists are queried.
   --grpc-max-in-flight N        unary gRPC calls served at once (default 64)
   --grpc-max-queued N           more calls waiting for a slot, each at most until its
                                 deadline or 5 s (default 128); past that RESOURCE_EXHAUSTED
@@ -115,6 +121,7 @@ constexpr FlagDef kFlags[] = {
     {"kube-token-file", true},
     {"kube-ca-file", true},
     {"keda-poll-seconds", true},
+    {"prometheus-timeout-seconds", true},
     {"grpc-max-in-flight", true},
     {"grpc-max-queued", true},
     {"grpc-max-streams", true},
@@ -195,6 +202,8 @@ absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlag
     o.kube_ca_file = value;
   } else if (name == "keda-poll-seconds") {
     GPUFIT_ASSIGN_OR_RETURN(o.keda_poll_seconds, IntFlag(name, value, 1));
+  } else if (name == "prometheus-timeout-seconds") {
+    GPUFIT_ASSIGN_OR_RETURN(o.prometheus_timeout_seconds, IntFlag(name, value, 1));
   } else if (name == "grpc-max-in-flight") {
     GPUFIT_ASSIGN_OR_RETURN(o.grpc_max_in_flight, IntFlag(name, value, 1));
   } else if (name == "grpc-max-queued") {
@@ -404,10 +413,17 @@ absl::Status Daemon::StartGrpc() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   service_ = std::make_unique<PlacementServiceImpl>(&store_, &metrics_.grpc(),
                                                     &metrics_.decisions(), &metrics_.fleet());
+  // One client for both services, so that Shutdown() can stop every query in flight.
+  PrometheusClientOptions prometheus_options;
+  prometheus_options.timeout_seconds = options_.prometheus_timeout_seconds;
+  prometheus_ = std::make_unique<PrometheusClient>(prometheus_options);
   KedaScalerOptions keda_options;
   keda_options.poll_interval = std::chrono::seconds(options_.keda_poll_seconds);
-  keda_ = std::make_unique<KedaScaler>(&store_, &metrics_.keda(), keda_options);
-  autoscaling_ = std::make_unique<AutoscalingServiceImpl>(&store_, &metrics_.keda());
+  keda_options.query_timeout_seconds = options_.prometheus_timeout_seconds;
+  keda_ = std::make_unique<KedaScaler>(&store_, &metrics_.keda(), keda_options,
+                                       QueryFnOf(prometheus_.get()));
+  autoscaling_ = std::make_unique<AutoscalingServiceImpl>(&store_, &metrics_.keda(),
+                                                          QueryFnOf(prometheus_.get()));
   metrics::OverloadProbe* overload = &metrics_.overload();
   const auto listener = [overload](metrics::AdmissionServer server) {
     AdmissionListener l;
@@ -602,9 +618,12 @@ void Daemon::Shutdown() {
     }
     // StreamIsActive streams would otherwise run until the grace period cancels them.
     if (keda_ != nullptr) keda_->Shutdown();
+    const std::chrono::seconds grace(options_.shutdown_grace_seconds);
+    // A Prometheus query in flight may finish within the grace period, never later: gRPC
+    // cancelling the call at the deadline would wait for its handler, and so for the query.
+    if (prometheus_ != nullptr) prometheus_->ShutdownBy(std::chrono::steady_clock::now() + grace);
     // In-flight calls finish; after the grace period the rest are cancelled.
-    grpc_server_->Shutdown(std::chrono::system_clock::now() +
-                           std::chrono::seconds(options_.shutdown_grace_seconds));
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + grace);
     grpc_server_->Wait();
   }
   http_.Stop();

@@ -4,7 +4,8 @@
 // flags and signals to it; tests run it in-process on 127.0.0.1:0.
 //
 // Lifecycle: Start() -> serving -> Shutdown() (readiness 503 and health NOT_SERVING, then
-// gRPC Shutdown(now + grace) lets in-flight calls finish, then HTTP stops). Reload() and
+// gRPC Shutdown(now + grace) lets in-flight calls finish, Prometheus queries included, which
+// are stopped at the end of the grace period; then HTTP stops). Reload() and
 // Shutdown() may be called from any thread; Start() once.
 #ifndef GPUFIT_SERVER_DAEMON_H_
 #define GPUFIT_SERVER_DAEMON_H_
@@ -39,6 +40,7 @@ class ConfigReloader;
 class Extender;
 class KedaScaler;
 class PlacementServiceImpl;
+class PrometheusClient;
 class TlsReloader;
 
 // The gpufitd release ("0.1.0"), from project(VERSION) in CMakeLists.txt.
@@ -80,6 +82,9 @@ struct DaemonOptions {
   std::string kube_ca_file;
   // KEDA external scaler (server/keda_scaler.h): StreamIsActive's Prometheus poll interval.
   int keda_poll_seconds = 5;
+  // The whole of one live-load query to Prometheus (server/prometheus_client.h), connect to
+  // last byte; a call's own deadline and shutdown's grace period cut it shorter.
+  int prometheus_timeout_seconds = 5;
   // Overload (server/admission.h): past these, calls get RESOURCE_EXHAUSTED and HTTP POSTs
   // 503 at once instead of everyone slowing down together.
   int grpc_max_in_flight = 64;        // unary gRPC calls served at once
@@ -156,6 +161,8 @@ class Daemon {
   std::unique_ptr<Admission> grpc_admission_;
   std::unique_ptr<Admission> stream_admission_;
   std::unique_ptr<PlacementServiceImpl> service_;
+  // Before the services that query through it, so that it outlives them.
+  std::unique_ptr<PrometheusClient> prometheus_;
   std::unique_ptr<KedaScaler> keda_;
   std::unique_ptr<AutoscalingServiceImpl> autoscaling_;
   // Before the servers that use them, so that they outlive them.

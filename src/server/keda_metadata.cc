@@ -7,12 +7,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "config/prometheus_url.h"
 #include "core/decision.h"
 #include "core/placement.h"
 #include "core/precision.h"
 #include "core/resolved_workload.h"
 #include "core/status_macros.h"
-#include "server/prometheus_client.h"
 
 namespace gpufit::server {
 namespace {
@@ -34,6 +34,9 @@ constexpr std::string_view kGpufitKeys[] = {"workload",
 constexpr std::string_view kKedaKeys[] = {"scalerAddress", "caCert",    "tlsClientCert",
                                           "tlsClientKey",  "enableTLS", "unsafeSsl",
                                           "tlsCertFile"};
+// Longest PromQL accepted: it travels in the request URL, and a load query is a line or two.
+constexpr size_t kMaxQueryBytes = 16 * 1024;
+
 constexpr std::string_view kInlineKeys[] = {
     "model", "precision", "inputTokens", "outputTokens", "maxContextTokens", "ttftMs", "tpotMs"};
 
@@ -191,18 +194,30 @@ absl::StatusOr<ScalerTarget> ParseScalerMetadata(const std::map<std::string, std
 
   const std::string* server = get("serverAddress");
   const std::string* query = get("query");
-  if ((server == nullptr) != (query == nullptr)) {
-    return Bad(server == nullptr ? "serverAddress" : "query",
-               "required with scalerMetadata." +
-                   std::string(server == nullptr ? "query" : "serverAddress") +
-                   " (the live load is a PromQL query on a Prometheus server)");
+  if (server != nullptr && query == nullptr) {
+    return Bad("query",
+               "required with scalerMetadata.serverAddress (the live load is a PromQL query on "
+               "a Prometheus server)");
   }
-  if (server != nullptr) {
-    if (absl::Status s = ValidatePrometheusAddress(*server); !s.ok()) {
-      return Bad("serverAddress", std::string(s.message()));
-    }
+  if (query != nullptr) {
     if (query->empty()) return Bad("query", "must not be empty");
-    target.server_address = *server;
+    if (query->size() > kMaxQueryBytes) {
+      return Bad("query", absl::StrCat("longer than ", kMaxQueryBytes, " bytes"));
+    }
+    // Only a server gpufitd's own config lists: the trigger comes from any gRPC client, and
+    // gpufitd must not connect where a client says (server-side request forgery).
+    if (server != nullptr) {
+      absl::StatusOr<std::string> allowed =
+          config::MatchPrometheusServer(config.prometheus_servers, *server);
+      if (!allowed.ok()) return Bad("serverAddress", std::string(allowed.status().message()));
+      target.server_address = *std::move(allowed);
+    } else if (!config.prometheus_servers.empty()) {
+      target.server_address = config.prometheus_servers.front();
+    } else {
+      return Bad("serverAddress",
+                 "required with scalerMetadata.query: gpufitd's config lists no Prometheus "
+                 "server to default to (prometheus.servers)");
+    }
     target.query = *query;
   } else if (target.workload_name.empty()) {
     return Bad("query", "required with an inline model (there is no configured load)");

@@ -6,9 +6,13 @@
 //   model, precision, inputTokens, outputTokens, maxContextTokens, ttftMs, tpotMs
 //   accelerator         (required) the accelerator id the scaled Deployment runs on
 //   gpus                GPUs per replica (tensor-parallel degree); default 1
-//   serverAddress,query Prometheus URL and PromQL for the live load (requests in flight);
-//                       both or neither. Neither: the workload's configured
-//                       traffic.concurrency (a `workload` only).
+//   query               PromQL for the live load (requests in flight). Without it the
+//                       load is the workload's configured traffic.concurrency (a
+//                       `workload` only).
+//   serverAddress       the Prometheus to run `query` on: one of prometheus.servers in
+//                       gpufitd's config (config/prometheus_url.h), which is what is dialled;
+//                       default the first of them. Any other server is INVALID_ARGUMENT
+//                       naming this key, and gpufitd connects nowhere.
 //   activationThreshold IsActive is load > this; default 0
 // KEDA passes every trigger key, so its own (scalerAddress, TLS settings) are accepted and
 // ignored. Any other key, or a bad value, is INVALID_ARGUMENT naming the key:
@@ -31,7 +35,9 @@ struct ScalerTarget {
   core::Workload workload;    // the configured one, or built from the inline keys
   std::string accelerator;    // a catalog id (checked)
   int gpus = 1;
-  std::string server_address;  // empty: the load is `configured_load`
+  // The prometheus.servers entry to query, as the config writes it; empty: the load is
+  // `configured_load`.
+  std::string server_address;
   std::string query;
   double configured_load = 0;  // the workload's traffic.concurrency when there is no query
   double activation_threshold = 0;

@@ -34,7 +34,7 @@ int64_t CeilToInt64(double value) {
 }  // namespace
 
 absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& query,
-                                metrics::KedaProbe* probe) {
+                                const QueryCancellation& cancel, metrics::KedaProbe* probe) {
   // Per-trigger series only for configured workloads: an inline trigger's name is whatever
   // the client sent.
   const bool labelled = probe != nullptr && !target.workload_name.empty();
@@ -45,7 +45,7 @@ absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& q
     return target.configured_load;
   }
   absl::StatusOr<double> live =
-      QueryLoad(query, target.server_address, target.query, "scalerMetadata.serverAddress",
+      QueryLoad(query, target.server_address, target.query, cancel, "scalerMetadata.serverAddress",
                 "scalerMetadata.query", probe);
   if (!live.ok()) return live.status();
   if (labelled) probe->SetTriggerLoad(target.workload_name, target.accelerator, *live);
@@ -56,19 +56,21 @@ KedaScaler::KedaScaler(const ConfigStore* store, metrics::KedaProbe* probe,
                        KedaScalerOptions options, LoadQueryFn query)
     : store_(store), probe_(probe), options_(options), query_(std::move(query)) {
   if (!query_) {
-    const double timeout = options_.query_timeout_seconds;
-    query_ = [timeout](const std::string& address, const std::string& q,
-                       metrics::QueryError* reason) {
-      return QueryPrometheus(address, q, timeout, reason);
-    };
+    PrometheusClientOptions client;
+    client.timeout_seconds = options_.query_timeout_seconds;
+    own_client_ = std::make_unique<PrometheusClient>(client);
+    query_ = QueryFnOf(own_client_.get());
   }
 }
+
+KedaScaler::~KedaScaler() = default;
 
 void KedaScaler::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutting_down_ = true;
   }
+  stopping_streams_ = true;
   shutdown_cv_.notify_all();
 }
 
@@ -104,10 +106,11 @@ absl::StatusOr<ScalerTarget> KedaScaler::Target(
   return ParseScalerMetadata(Metadata(ref), **config);
 }
 
-absl::StatusOr<bool> KedaScaler::Active(const externalscaler::ScaledObjectRef& ref) {
+absl::StatusOr<bool> KedaScaler::Active(const externalscaler::ScaledObjectRef& ref,
+                                        const QueryCancellation& cancel) {
   std::shared_ptr<const config::ServiceConfig> config;
   GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(ref, &config));
-  GPUFIT_ASSIGN_OR_RETURN(const double load, ReadLoad(target, query_, probe_));
+  GPUFIT_ASSIGN_OR_RETURN(const double load, ReadLoad(target, query_, cancel, probe_));
   const bool active = load > target.activation_threshold;
   if (!target.workload_name.empty()) {
     probe_->SetTriggerActive(target.workload_name, target.accelerator, active);
@@ -119,7 +122,7 @@ grpc::Status KedaScaler::IsActive(grpc::ServerContext* context,
                                   const externalscaler::ScaledObjectRef* request,
                                   externalscaler::IsActiveResponse* response) {
   return Run(metrics::KedaMethod::kIsActive, context, [&]() -> absl::Status {
-    GPUFIT_ASSIGN_OR_RETURN(const bool active, Active(*request));
+    GPUFIT_ASSIGN_OR_RETURN(const bool active, Active(*request, CancellationOf(*context)));
     response->set_result(active);
     return absl::OkStatus();
   });
@@ -142,6 +145,11 @@ grpc::Status KedaScaler::StreamIsActive(
     grpc::ServerContext* context, const externalscaler::ScaledObjectRef* request,
     grpc::ServerWriter<externalscaler::IsActiveResponse>* writer) {
   return Run(metrics::KedaMethod::kStreamIsActive, context, [&]() -> absl::Status {
+    // A poll's query ends with the stream: the client cancelling it, or Shutdown().
+    QueryCancellation cancel = CancellationOf(*context);
+    cancel.cancelled = [context, this] {
+      return stopping_streams_.load() || context->IsCancelled();
+    };
     bool sent = false;
     bool last = false;
     for (;;) {
@@ -151,7 +159,13 @@ grpc::Status KedaScaler::StreamIsActive(
       }
       if (context->IsCancelled()) return absl::CancelledError("the client cancelled the stream");
       // Errors end the stream with the reason; KEDA opens a new one (and retries).
-      GPUFIT_ASSIGN_OR_RETURN(const bool active, Active(*request));
+      absl::StatusOr<bool> polled = Active(*request, cancel);
+      if (!polled.ok() && polled.status().code() == absl::StatusCode::kCancelled) {
+        // The stream ended during the query: end it as the loop would have.
+        if (context->IsCancelled()) return polled.status();
+        return absl::OkStatus();
+      }
+      GPUFIT_ASSIGN_OR_RETURN(const bool active, std::move(polled));
       if (!sent || active != last) {
         externalscaler::IsActiveResponse response;
         response.set_result(active);
@@ -199,7 +213,8 @@ grpc::Status KedaScaler::GetMetrics(grpc::ServerContext* context,
   return Run(metrics::KedaMethod::kGetMetrics, context, [&]() -> absl::Status {
     std::shared_ptr<const config::ServiceConfig> config;
     GPUFIT_ASSIGN_OR_RETURN(const ScalerTarget target, Target(request->scaledobjectref(), &config));
-    GPUFIT_ASSIGN_OR_RETURN(const double load, ReadLoad(target, query_, probe_));
+    GPUFIT_ASSIGN_OR_RETURN(const double load,
+                            ReadLoad(target, query_, CancellationOf(*context), probe_));
     externalscaler::MetricValue* value = response->add_metricvalues();
     // KEDA asks by the name it registered ("s0-gpufit-...") and matches the answer on it.
     value->set_metricname(request->metricname().empty() ? target.metric_name

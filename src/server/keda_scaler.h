@@ -10,9 +10,11 @@
 //
 // Each call reads the trigger metadata (server/keda_metadata.h) against one config snapshot;
 // nothing is cached between calls, so a config reload applies to the next call (and the next
-// poll of a stream). Errors: INVALID_ARGUMENT "scalerMetadata.KEY: ..." for the trigger;
-// UNAVAILABLE / INVALID_ARGUMENT naming serverAddress or query when the load cannot be read
-// (also counted in gpufit_keda_query_errors_total{reason}). Thread-safe.
+// poll of a stream). Errors: INVALID_ARGUMENT "scalerMetadata.KEY: ..." for the trigger,
+// including a serverAddress the config's prometheus.servers does not list (nothing is
+// contacted then); UNAVAILABLE / INVALID_ARGUMENT / DEADLINE_EXCEEDED naming serverAddress or
+// query when the load cannot be read (also counted in gpufit_keda_query_errors_total{reason}).
+// A query never outlives its call. Thread-safe.
 #ifndef GPUFIT_SERVER_KEDA_SCALER_H_
 #define GPUFIT_SERVER_KEDA_SCALER_H_
 
@@ -20,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -37,27 +40,30 @@ struct KedaScalerOptions {
   // StreamIsActive's Prometheus poll. KEDA's own pollingInterval defaults to 30 s; a few
   // seconds here makes the 0 -> 1 scale-up prompt without loading Prometheus.
   std::chrono::milliseconds poll_interval{5000};
-  // Connect and read timeout of one Prometheus query; below KEDA's 3 s default gRPC
-  // deadline would be ideal, but a loaded Prometheus often needs longer.
+  // The whole of one Prometheus query (without a `query` function given); a call's own
+  // deadline cuts it shorter. Below KEDA's 3 s default gRPC deadline would be ideal, but a
+  // loaded Prometheus often needs longer.
   double query_timeout_seconds = 5;
 };
 
 // The live load for `target`: its query's value (negative values read as 0), or the
-// workload's configured concurrency when it has none. Errors name the metadata key and are
-// counted in `probe` (optional).
+// workload's configured concurrency when it has none. The query ends when `cancel` says.
+// Errors name the metadata key and are counted in `probe` (optional).
 absl::StatusOr<double> ReadLoad(const ScalerTarget& target, const LoadQueryFn& query,
-                                metrics::KedaProbe* probe);
+                                const QueryCancellation& cancel, metrics::KedaProbe* probe);
 
 class KedaScaler final : public externalscaler::ExternalScaler::Service {
  public:
-  // `store` and `probe` are not owned and must outlive the service. `query` defaults to
-  // QueryPrometheus with options.query_timeout_seconds.
+  // `store` and `probe` are not owned and must outlive the service. `query` defaults to a
+  // PrometheusClient of the scaler's own with options.query_timeout_seconds. Each query ends
+  // with its call: at the call's deadline, when the client cancels it or a stream ends.
   KedaScaler(const ConfigStore* store, metrics::KedaProbe* probe, KedaScalerOptions options,
              LoadQueryFn query = nullptr);
+  ~KedaScaler() override;
 
-  // Ends every StreamIsActive (they return OK) and makes new ones end at once, so that
-  // gRPC's graceful shutdown is not held up by streams that would run forever. Call before
-  // grpc::Server::Shutdown. Idempotent.
+  // Ends every StreamIsActive (they return OK), stopping a stream's query in flight, and
+  // makes new ones end at once, so that gRPC's graceful shutdown is not held up by streams
+  // that would run forever. Call before grpc::Server::Shutdown. Idempotent.
   void Shutdown();
 
   // Unary calls past `calls`' limits and streams past `streams`' get RESOURCE_EXHAUSTED
@@ -85,13 +91,15 @@ class KedaScaler final : public externalscaler::ExternalScaler::Service {
   grpc::Status Run(metrics::KedaMethod method, grpc::ServerContext* context, Fn fn);
   absl::StatusOr<ScalerTarget> Target(const externalscaler::ScaledObjectRef& ref,
                                       std::shared_ptr<const config::ServiceConfig>* config) const;
-  absl::StatusOr<bool> Active(const externalscaler::ScaledObjectRef& ref);
+  absl::StatusOr<bool> Active(const externalscaler::ScaledObjectRef& ref,
+                              const QueryCancellation& cancel);
   // Waits up to the poll interval; false if the stream should end (shutdown, cancelled).
   bool WaitForNextPoll(grpc::ServerContext* context);
 
   const ConfigStore* store_;
   metrics::KedaProbe* probe_;
   const KedaScalerOptions options_;
+  std::unique_ptr<PrometheusClient> own_client_;  // when no `query` was given
   LoadQueryFn query_;
   Admission* admission_ = nullptr;
   Admission* stream_admission_ = nullptr;
@@ -101,6 +109,8 @@ class KedaScaler final : public externalscaler::ExternalScaler::Service {
   std::mutex mu_;
   std::condition_variable shutdown_cv_;
   bool shutting_down_ = false;  // guarded by mu_
+  // shutting_down_ for a stream's query to poll without the lock.
+  std::atomic<bool> stopping_streams_{false};
 };
 
 }  // namespace gpufit::server

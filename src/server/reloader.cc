@@ -43,13 +43,20 @@ absl::StatusOr<std::string> ConfigReloader::Read(Fingerprint* fp) const {
   return text;
 }
 
-absl::Status ConfigReloader::LoadInitial() {
-  std::lock_guard<std::mutex> lock(mu_);
-  Fingerprint fp;
-  absl::StatusOr<std::string> text = Read(&fp);
+absl::StatusOr<config::ServiceConfig> ConfigReloader::Parse(
+    const absl::StatusOr<std::string>& text) const {
   if (!text.ok()) return text.status();
-  absl::StatusOr<config::ServiceConfig> loaded = config::ParseServiceConfig(*text, path_);
+  return config::ParseServiceConfig(*text, path_);
+}
+
+absl::Status ConfigReloader::LoadInitial() {
+  const uint64_t read_number = ++reads_started_;
+  Fingerprint fp;
+  const absl::StatusOr<std::string> text = Read(&fp);
+  absl::StatusOr<config::ServiceConfig> loaded = Parse(text);
   if (!loaded.ok()) return loaded.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  last_applied_read_ = read_number;
   last_ = fp;
   auto next = std::make_shared<const config::ServiceConfig>(*std::move(loaded));
   const std::string version = next->version;
@@ -59,43 +66,63 @@ absl::Status ConfigReloader::LoadInitial() {
 }
 
 bool ConfigReloader::Reload(std::string_view trigger) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // Read and parsed without the lock: a SIGHUP never waits behind a poll's read, nor a
+  // poll behind a SIGHUP's (ReadFileToString itself never blocks on a FIFO or reads a device).
+  const uint64_t read_number = ++reads_started_;
   Fingerprint fp;
-  absl::StatusOr<std::string> text = Read(&fp);
+  const absl::StatusOr<std::string> text = Read(&fp);
+  absl::StatusOr<config::ServiceConfig> loaded = Parse(text);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (read_number < last_applied_read_) return false;  // a later read is in force
+  last_applied_read_ = read_number;
   last_ = fp;
   settling_.reset();
-  return LoadLocked(text, trigger);
+  return ApplyLocked(std::move(loaded), trigger);
 }
 
 bool ConfigReloader::PollOnce() {
-  std::lock_guard<std::mutex> lock(mu_);
   const Fingerprint now = Stat();
-  const auto same_stat = [](const Fingerprint& a, const Fingerprint& b) {
-    return a.exists == b.exists && (!a.exists || (a.mtime_ns == b.mtime_ns && a.size == b.size));
-  };
-  if (same_stat(now, last_)) {
+  uint64_t read_number = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto same_stat = [](const Fingerprint& a, const Fingerprint& b) {
+      return a.exists == b.exists && (!a.exists || (a.mtime_ns == b.mtime_ns && a.size == b.size));
+    };
+    if (same_stat(now, last_)) {
+      settling_.reset();
+      return false;
+    }
+    // Changed: load only once a whole poll interval has passed without a further change.
+    if (!settling_.has_value() || !same_stat(now, *settling_)) {
+      settling_ = now;
+      return false;
+    }
     settling_.reset();
-    return false;
+    read_number = ++reads_started_;
   }
-  // Changed: load only once a whole poll interval has passed without a further change.
-  if (!settling_.has_value() || !same_stat(now, *settling_)) {
-    settling_ = now;
-    return false;
-  }
-  settling_.reset();
   Fingerprint fp;
-  absl::StatusOr<std::string> text = Read(&fp);
-  const bool changed = fp.exists != last_.exists || fp.content_hash != last_.content_hash;
+  const absl::StatusOr<std::string> text = Read(&fp);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (read_number < last_applied_read_) return false;
+    const bool changed = fp.exists != last_.exists || fp.content_hash != last_.content_hash;
+    if (!changed) {  // touched, or rewritten with the same text
+      last_applied_read_ = read_number;
+      last_ = fp;
+      return false;
+    }
+  }
+  absl::StatusOr<config::ServiceConfig> loaded = Parse(text);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (read_number < last_applied_read_) return false;
+  last_applied_read_ = read_number;
   last_ = fp;
-  if (!changed) return false;  // touched, or rewritten with the same text
-  LoadLocked(text, "file change");
+  ApplyLocked(std::move(loaded), "file change");
   return true;
 }
 
-bool ConfigReloader::LoadLocked(const absl::StatusOr<std::string>& text, std::string_view trigger) {
-  absl::StatusOr<config::ServiceConfig> loaded =
-      text.ok() ? config::ParseServiceConfig(*text, path_)
-                : absl::StatusOr<config::ServiceConfig>(text.status());
+bool ConfigReloader::ApplyLocked(absl::StatusOr<config::ServiceConfig> loaded,
+                                 std::string_view trigger) {
   if (!loaded.ok()) {
     probe_->ReloadFailed();
     logger_->Error("config reload failed", {{"error", std::string(loaded.status().message())},

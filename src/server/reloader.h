@@ -5,10 +5,15 @@
 // YAML. (Write-then-rename, as ConfigMap volumes and most editors do, is atomic anyway.) A
 // valid file is installed atomically; an invalid one (syntax, fields, a deleted or truncated
 // file) is logged as one error line and the previous config keeps serving. Both outcomes are
-// counted in metrics. Thread-safe: reloads are serialised.
+// counted in metrics. The file is read through config::internal::ReadFileToString (a regular
+// file within its size cap: a FIFO, a device or a directory is a failed reload, never a hang
+// or an unbounded read), and read and parsed without holding the reloader's lock, so that a
+// SIGHUP never waits behind a poll. Thread-safe: concurrent reloads are applied in the order
+// they started reading, and one that a later read overtook is dropped.
 #ifndef GPUFIT_SERVER_RELOADER_H_
 #define GPUFIT_SERVER_RELOADER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -62,14 +67,18 @@ class ConfigReloader {
   // Reads the file: its text, or the read error; `*fp` describes what was read.
   absl::StatusOr<std::string> Read(Fingerprint* fp) const;
   Fingerprint Stat() const;
-  bool LoadLocked(const absl::StatusOr<std::string>& text, std::string_view trigger);
+  absl::StatusOr<config::ServiceConfig> Parse(const absl::StatusOr<std::string>& text) const;
+  // Installs `loaded`, or counts and logs its error. True if installed.
+  bool ApplyLocked(absl::StatusOr<config::ServiceConfig> loaded, std::string_view trigger);
 
   const std::string path_;
   Logger* logger_;
   metrics::ConfigProbe* probe_;
   InstallFn install_;
 
-  std::mutex mu_;  // serialises loads; guards last_
+  std::atomic<uint64_t> reads_started_{0};  // numbers the reads, in the order they start
+  std::mutex mu_;  // held to compare and apply, never across a read; guards what follows
+  uint64_t last_applied_read_ = 0;  // the number of the read last_ describes
   Fingerprint last_;
   // What the previous poll saw when it differed from last_ (a change not yet loaded).
   std::optional<Fingerprint> settling_;

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
-#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -66,12 +66,16 @@ constexpr size_t kMaxPemBytes = 1 << 20;
 // Encrypted keys are refused: without this callback OpenSSL would prompt on the terminal.
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
+// Each file through ReadFileToString (regular files only, never blocking on a FIFO) and no
+// more than kMaxPemBytes of it.
 FileSet ReadFiles(const TlsFiles& files) {
-  FileSet set{config::internal::ReadFileToString(files.cert_path),
-              config::internal::ReadFileToString(files.key_path),
-              files.client_ca_path.empty()
-                  ? absl::StatusOr<std::string>(std::string())
-                  : config::internal::ReadFileToString(files.client_ca_path),
+  const auto read = [](const std::string& path) {
+    return config::internal::ReadFileToString(path, kMaxPemBytes);
+  };
+  FileSet set{read(files.cert_path),
+              read(files.key_path),
+              files.client_ca_path.empty() ? absl::StatusOr<std::string>(std::string())
+                                           : read(files.client_ca_path),
               {}};
   for (const absl::StatusOr<std::string>* f : {&set.cert, &set.key, &set.client_ca}) {
     set.fingerprint += f->ok() ? **f : absl::StrCat("error: ", f->status().ToString());
@@ -150,12 +154,6 @@ absl::StatusOr<std::shared_ptr<const Identity>> Parse(const TlsFiles& files, con
   if (!set.cert.ok()) return read_error(files.cert_flag, set.cert.status());
   if (!set.key.ok()) return read_error(files.key_flag, set.key.status());
   if (!set.client_ca.ok()) return read_error(files.client_ca_flag, set.client_ca.status());
-  for (const auto& [text, flag, path] :
-       {std::tie(*set.cert, files.cert_flag, files.cert_path),
-        std::tie(*set.key, files.key_flag, files.key_path),
-        std::tie(*set.client_ca, files.client_ca_flag, files.client_ca_path)}) {
-    if (text.size() > kMaxPemBytes) return FileError(flag, path, "larger than 1 MiB");
-  }
 
   auto id = std::make_shared<Identity>();
   id->cert_pem = *set.cert;
@@ -274,8 +272,14 @@ std::shared_ptr<const TlsReloader::Identity> TlsReloader::Current() const {
 std::string TlsReloader::serial_hex() const { return Current()->serial_hex; }
 
 bool TlsReloader::Check(std::string_view trigger) {
-  std::lock_guard<std::mutex> lock(check_mu_);
+  // The files are read without the lock, so that a slow read never holds up a SIGHUP's
+  // Check() or a certificate handshake; a read that started before one already applied is
+  // stale and dropped (the newer one saw the files at least as late).
+  const uint64_t read_number = ++reads_started_;
   FileSet set = ReadFiles(files_);
+  std::lock_guard<std::mutex> lock(check_mu_);
+  if (read_number < last_applied_read_) return false;
+  last_applied_read_ = read_number;
   if (set.fingerprint == last_seen_) return false;
   last_seen_ = std::move(set.fingerprint);
   absl::StatusOr<std::shared_ptr<const Identity>> id = Parse(files_, set);

@@ -22,7 +22,9 @@
 #ifndef GPUFIT_SERVER_TLS_RELOADER_H_
 #define GPUFIT_SERVER_TLS_RELOADER_H_
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -96,7 +98,9 @@ class TlsReloader {
   Logger* logger_;
   metrics::TlsProbe* probe_;
 
-  std::mutex check_mu_;        // serialises Check(); guards last_seen_, the memfds
+  std::atomic<uint64_t> reads_started_{0};  // numbers Check()'s reads, in start order
+  std::mutex check_mu_;  // serialises applying a read; guards what follows, the memfds
+  uint64_t last_applied_read_ = 0;
   std::string last_seen_;      // the file contents of the last check
   int grpc_identity_fd_ = -1;  // memfd: key + chain in force
   int grpc_ca_fd_ = -1;        // memfd: client CA in force

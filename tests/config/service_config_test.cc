@@ -1,6 +1,7 @@
 #include "config/service_config.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "config/catalog_loader.h"
@@ -114,6 +115,36 @@ TEST(ServiceConfigTest, MissingFileIsNotFound) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("cannot read"));
+}
+
+// prometheus.servers: the allow-list of the live-load queries (config/prometheus_url.h).
+TEST(ServiceConfigTest, PrometheusServersAreReadAndChecked) {
+  absl::StatusOr<ServiceConfig> c = ParseServiceConfig(
+      "prometheus:\n  servers:\n    - http://prometheus.monitoring:9090\n"
+      "    - https://thanos.example/prometheus/\n",
+      "d.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->prometheus_servers,
+            (std::vector<std::string>{"http://prometheus.monitoring:9090",
+                                      "https://thanos.example/prometheus/"}));
+  EXPECT_TRUE(ParseServiceConfig("prices: {l4: 1}\n", "d.yaml")->prometheus_servers.empty());
+  EXPECT_TRUE(
+      ParseServiceConfig("prometheus: {servers: []}\n", "d.yaml")->prometheus_servers.empty());
+
+  EXPECT_EQ(ErrorOf("prometheus:\n  servers: [http://p, ftp://q]\n"),
+            "d.yaml:2: prometheus.servers[1]: must be a Prometheus URL (http://HOST:PORT or "
+            "https://HOST[:PORT][/PATH]); got 'ftp://q'");
+  EXPECT_EQ(ErrorOf("prometheus:\n  servers: [http://admin:pw@p:9090]\n"),
+            "d.yaml:2: prometheus.servers[0]: must not carry userinfo (user:password@...): "
+            "gpufitd sends no credentials to Prometheus");
+  EXPECT_EQ(ErrorOf("prometheus:\n  servers: [http://p:80, HTTP://P/]\n"),
+            "d.yaml:2: prometheus.servers[1]: the same server as prometheus.servers[0]");
+  EXPECT_EQ(ErrorOf("prometheus:\n  servers: http://p\n"),
+            "d.yaml:2: prometheus.servers: must be a list, got a scalar");
+  EXPECT_EQ(ErrorOf("prometheus:\n  server: [http://p]\n"),
+            "d.yaml:2: prometheus.server: unknown field");
+  EXPECT_THAT(ErrorOf("prometheus: http://p\n"), StartsWith("d.yaml:1: prometheus: must be a"));
+  EXPECT_THAT(ErrorOf("prometheus:\n  servers: [7]\n"), HasSubstr("prometheus.servers[0]"));
 }
 
 TEST(ServiceConfigTest, ExampleDaemonConfigLoads) {

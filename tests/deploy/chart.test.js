@@ -331,6 +331,39 @@ test('KEDA ScaledObject: external trigger on gpufitd\'s gRPC Service', () => {
   for (const v of Object.values(so.spec.triggers[0].metadata)) assert.equal(typeof v, 'string');
 });
 
+test('config.prometheus.servers: in gpufitd\'s config, and the NetworkPolicy lets gpufitd reach them only', () => {
+  const objects = objectsFor(FULL);
+  const values = d.YAML.parse(fs.readFileSync(FULL, 'utf8'));
+  const servers = values.config.prometheus.servers;
+  const cm = d.one(objects, 'ConfigMap', (o) => o.data && 'gpufitd.yaml' in o.data);
+  assert.deepEqual(d.YAML.parse(cm.data['gpufitd.yaml']).prometheus, {servers});
+  // The example trigger names a listed server (gpufitd refuses any other).
+  const so = d.one(objects, 'ScaledObject');
+  assert.ok(servers.includes(so.spec.triggers[0].metadata.serverAddress));
+  const np = d.one(objects, 'NetworkPolicy');
+  const rule = np.spec.egress.find((r) => r.ports.some((p) => p.port === 9090));
+  assert.ok(rule, 'egress to the Prometheus port');
+  assert.deepEqual(rule.ports, [{port: 9090, protocol: 'TCP'}]);
+  assert.deepEqual(rule.to, values.networkPolicy.egress.prometheusTo);
+  // Default ports by scheme, each once; none without servers.
+  const ports = (set) => {
+    const p = d.one(d.render({set: ['networkPolicy.enabled=true', ...set]}), 'NetworkPolicy');
+    return p.spec.egress.filter((r) => !r.to && !r.ports.some((x) => x.port === 53))
+        .flatMap((r) => r.ports.map((x) => x.port));
+  };
+  assert.deepEqual(ports(['config.prometheus.servers={https://thanos.example/prom,http://a,http://b:80,http://[::1]:9091}']),
+      [443, 6443, 443, 80, 9091]);
+  assert.deepEqual(ports([]), [443, 6443]);
+  const plain = d.YAML.parse(d.one(d.render({}), 'ConfigMap', (o) => o.data && 'gpufitd.yaml' in o.data)
+      .data['gpufitd.yaml']);
+  assert.equal(plain.prometheus, undefined);
+  // user:password@ is refused before gpufitd sees it.
+  const r = d.helm(['template', 'rel', d.CHART_DIR, '--set', 'config.prometheus.servers={http://u:p@prom:9090}'],
+      {allowFailure: true});
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /config.prometheus.servers.0/);
+});
+
 test('helm test Pod checks gRPC health on the Service (TLS-aware)', () => {
   const plain = d.one(objectsFor(FULL), 'Pod');
   assert.equal(plain.metadata.annotations['helm.sh/hook'], 'test');

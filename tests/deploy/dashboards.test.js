@@ -204,6 +204,7 @@ before(async () => {
   fs.writeFileSync(configFile, YAML.stringify({
     version: 'dashboards-test',
     prices: {l4: 0.5},
+    prometheus: {servers: [loadPrometheusUrl]},  // the only Prometheus gpufitd may query
     workloads,
   }));
   daemon = await h.startDaemon({config: configFile, args: ['--keda-poll-seconds', '1']});

@@ -132,6 +132,12 @@ class HostileTest : public ::testing::Test {
     options.max_message_bytes = 1 << 20;
     // A node cache (NodeNames mode) fed by nothing: the API address refuses connections.
     options.kube_api_url = "http://127.0.0.1:1";
+    // KEDA triggers may name only a listed Prometheus; this one refuses connections too.
+    config_path_ = new std::string(::testing::TempDir() + "/hostile-config-" +
+                                   std::to_string(getpid()) + ".yaml");
+    std::ofstream(*config_path_) << "prometheus: {servers: [http://127.0.0.1:1]}\n";
+    options.config_path = *config_path_;
+    options.reload_poll_seconds = 0;
     daemon_ = new Daemon(options, logger_);
     ASSERT_TRUE(daemon_->Start().ok());
     auto channel = ::gpufit::testing::InsecureChannelTo(*daemon_);
@@ -147,6 +153,8 @@ class HostileTest : public ::testing::Test {
     delete daemon_;
     delete logger_;
     delete log_;
+    std::remove(config_path_->c_str());
+    delete config_path_;
   }
 
   struct Reply {
@@ -304,6 +312,7 @@ class HostileTest : public ::testing::Test {
   static std::ostringstream* log_;
   static Logger* logger_;
   static Daemon* daemon_;
+  static std::string* config_path_;
   static v1::PlacementService::Stub* placement_;
   static es::ExternalScaler::Stub* keda_;
   static v1::AutoscalingService::Stub* autoscaling_;
@@ -312,6 +321,7 @@ class HostileTest : public ::testing::Test {
 std::ostringstream* HostileTest::log_ = nullptr;
 Logger* HostileTest::logger_ = nullptr;
 Daemon* HostileTest::daemon_ = nullptr;
+std::string* HostileTest::config_path_ = nullptr;
 v1::PlacementService::Stub* HostileTest::placement_ = nullptr;
 es::ExternalScaler::Stub* HostileTest::keda_ = nullptr;
 v1::AutoscalingService::Stub* HostileTest::autoscaling_ = nullptr;
@@ -1310,6 +1320,12 @@ TEST_F(HostileTest, ConfigAndWorkloadYaml) {
        "workloads:\n  - name: chat\n    model: llama-3-8b\n    accelerators: " + laughs + "\n",
        "accelerators"},
       {"workloads not a list", "workloads: 7\n", "workloads"},
+      {"prometheus server with a password", "prometheus: {servers: [http://u:pw@prom:9090]}\n",
+       "prometheus.servers[0]"},
+      {"prometheus servers not a list", "prometheus: {servers: http://prom:9090}\n",
+       "prometheus.servers"},
+      {"prometheus server twice", "prometheus: {servers: [http://p:80, HTTP://P/]}\n",
+       "prometheus.servers[1]"},
       {"tab indentation", "workloads:\n\t- name: chat\n", "cfg.yaml"},
   };
   // Through gpufitd itself: --config FILE, then each hostile text written over it and

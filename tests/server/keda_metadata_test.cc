@@ -5,6 +5,8 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/service_config.h"
 #include "core/placement.h"
@@ -22,6 +24,8 @@ using Metadata = std::map<std::string, std::string>;
 
 config::ServiceConfig Config() {
   absl::StatusOr<config::ServiceConfig> c = config::ParseServiceConfig(R"(
+prometheus:
+  servers: [http://127.0.0.1:9090, https://thanos.example/prometheus]
 workloads:
   - name: chat
     model: llama-3-8b
@@ -127,7 +131,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"accelerator", "", "scalerMetadata.accelerator: required"},
         BadCase{"accelerator", "tpu-v5", "scalerMetadata.accelerator: unknown accelerator"},
         BadCase{"serverAddress", "prometheus:9090", "scalerMetadata.serverAddress: must be a"},
-        BadCase{"serverAddress", "", "scalerMetadata.serverAddress: required with"},
+        BadCase{"serverAddress", "http://127.0.0.1:9091",
+                "scalerMetadata.serverAddress: 'http://127.0.0.1:9091' is not a Prometheus "
+                "server gpufitd may query (prometheus.servers in its config: "
+                "http://127.0.0.1:9090, https://thanos.example/prometheus)"},
+        BadCase{"serverAddress", "http://127.0.0.1:9090@169.254.169.254",
+                "scalerMetadata.serverAddress: must not carry userinfo"},
+        BadCase{"serverAddress", "http://127.0.0.1:9090/../admin",
+                "scalerMetadata.serverAddress: must be a Prometheus URL"},
+        BadCase{"query", std::string(16 * 1024 + 1, 'q'),
+                "scalerMetadata.query: longer than 16384 bytes"},
         BadCase{"query", "", "scalerMetadata.query: required with"},
         BadCase{"model", "", "scalerMetadata.workload: required"},
         BadCase{"model", "llama-9", "scalerMetadata.model: unknown model"},
@@ -138,6 +151,53 @@ INSTANTIATE_TEST_SUITE_P(
       std::string name = info.param.key + "_" + std::to_string(info.index);
       return name;
     });
+
+// serverAddress names a server of prometheus.servers; what gpufitd dials is the config's text.
+TEST(KedaMetadataTest, ServerAddressIsOneOfTheConfiguredServers) {
+  Metadata m = Inline();
+  for (const auto& [given, dialled] : std::vector<std::pair<std::string, std::string>>{
+           {"http://127.0.0.1:9090", "http://127.0.0.1:9090"},
+           {"HTTP://127.0.0.1:9090/", "http://127.0.0.1:9090"},
+           {"https://THANOS.example:443/prometheus/", "https://thanos.example/prometheus"}}) {
+    m["serverAddress"] = given;
+    absl::StatusOr<ScalerTarget> t = ParseScalerMetadata(m, Config());
+    ASSERT_TRUE(t.ok()) << given << ": " << t.status();
+    EXPECT_EQ(t->server_address, dialled) << given;
+  }
+  // Omitted: the first configured server.
+  m.erase("serverAddress");
+  absl::StatusOr<ScalerTarget> t = ParseScalerMetadata(m, Config());
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->server_address, "http://127.0.0.1:9090");
+  // A path prefix, a port or a scheme of its own is another server.
+  for (const std::string other :
+       {"http://127.0.0.1:9090/prometheus", "https://127.0.0.1:9090", "http://127.0.0.1",
+        "https://thanos.example/prometheus/x", "https://thanos.example", "http://localhost:9090"}) {
+    m["serverAddress"] = other;
+    t = ParseScalerMetadata(m, Config());
+    ASSERT_FALSE(t.ok()) << other;
+    EXPECT_THAT(std::string(t.status().message()),
+                StartsWith("scalerMetadata.serverAddress: '" + other + "' is not a Prometheus"));
+  }
+}
+
+TEST(KedaMetadataTest, WithoutConfiguredServersThereIsNoLiveLoad) {
+  absl::StatusOr<config::ServiceConfig> config = config::ParseServiceConfig("{}", "gpufitd.yaml");
+  ASSERT_TRUE(config.ok());
+  Metadata m = Inline();
+  absl::StatusOr<ScalerTarget> t = ParseScalerMetadata(m, *config);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.status().message(),
+            "scalerMetadata.serverAddress: 'http://127.0.0.1:9090' is not a Prometheus server "
+            "gpufitd may query: its config lists none (add the server to prometheus.servers)");
+  m.erase("serverAddress");
+  t = ParseScalerMetadata(m, *config);
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(std::string(t.status().message()),
+              StartsWith("scalerMetadata.serverAddress: required with scalerMetadata.query: "
+                         "gpufitd's config lists no Prometheus server"));
+}
 
 TEST(KedaMetadataTest, UnknownWorkloadListsTheConfiguredOnes) {
   absl::StatusOr<ScalerTarget> t =

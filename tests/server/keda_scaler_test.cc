@@ -28,6 +28,7 @@
 #include "server/daemon.h"
 #include "server/daemon_fixture.h"
 #include "server/keda_metadata.h"
+#include "server/temp_file.h"
 
 namespace gpufit::server {
 namespace {
@@ -38,6 +39,8 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 constexpr char kConfig[] = R"(
+prometheus:
+  servers: [http://prometheus.test:9090]
 workloads:
   - name: chat
     model: llama-3-8b
@@ -68,7 +71,7 @@ class FakeLoad {
     reason_ = reason;
   }
   LoadQueryFn Fn() {
-    return [this](const std::string& address, const std::string& query,
+    return [this](const std::string& address, const std::string& query, const QueryCancellation&,
                   metrics::QueryError* reason) -> absl::StatusOr<double> {
       std::lock_guard<std::mutex> lock(mu_);
       last_address_ = address;
@@ -474,16 +477,33 @@ TEST(KedaConfigTest, AutoscalingBlockIsReadAndChecked) {
   EXPECT_EQ(a.scale_down_stabilization_seconds, 60);
   EXPECT_EQ(c->autoscaling.count("batch"), 0u);
 
-  const auto error = [](const std::string& block) {
+  const auto error = [](const std::string& block, const std::string& servers = "[http://p]") {
     absl::StatusOr<config::ServiceConfig> bad = config::ParseServiceConfig(
-        "workloads:\n  - name: w\n    model: llama-3-8b\n    autoscaling: " + block + "\n",
+        "workloads:\n  - name: w\n    model: llama-3-8b\n    autoscaling: " + block +
+            "\nprometheus: {servers: " + servers + "}\n",
         "gpufitd.yaml");
     return bad.ok() ? std::string("ok") : std::string(bad.status().message());
   };
-  EXPECT_EQ(error("{query: q, accelerator: l4}"),
-            "gpufitd.yaml:4: workloads[0].autoscaling.prometheus_url: required");
+  EXPECT_EQ(error("{query: q, accelerator: l4}", "[]"),
+            "gpufitd.yaml:4: workloads[0].autoscaling.prometheus_url: required: list the "
+            "Prometheus server under prometheus.servers (the first is the default)");
   EXPECT_THAT(error("{prometheus_url: prom:9090, query: q, accelerator: l4}"),
-              HasSubstr("workloads[0].autoscaling.prometheus_url: must start with http://"));
+              HasSubstr("workloads[0].autoscaling.prometheus_url: must be a Prometheus URL"));
+  // Only a server the config lists, and the first of them by default.
+  EXPECT_EQ(error("{prometheus_url: http://q:9090, query: q, accelerator: l4}"),
+            "gpufitd.yaml:4: workloads[0].autoscaling.prometheus_url: 'http://q:9090' is not a "
+            "Prometheus server gpufitd may query (prometheus.servers in its config: http://p)");
+  for (const std::string& block : {std::string("{query: q, accelerator: l4}"),
+                                   std::string("{prometheus_url: HTTP://P:80/, query: q, "
+                                               "accelerator: l4}")}) {
+    absl::StatusOr<config::ServiceConfig> c = config::ParseServiceConfig(
+        "prometheus: {servers: [http://p, https://other:9091/prom]}\nworkloads:\n  - name: w\n"
+        "    model: llama-3-8b\n    traffic: {concurrency: 1}\n    autoscaling: " +
+            block + "\n",
+        "gpufitd.yaml");
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->autoscaling.at("w").prometheus_url, "http://p") << block;
+  }
   EXPECT_THAT(error("{prometheus_url: http://p, query: q, accelerator: tpu}"),
               HasSubstr("workloads[0].autoscaling.accelerator: unknown accelerator 'tpu'"));
   EXPECT_THAT(error("{prometheus_url: http://p, query: q, accelerator: l4, gpus: 0}"),
@@ -494,7 +514,7 @@ TEST(KedaConfigTest, AutoscalingBlockIsReadAndChecked) {
   absl::StatusOr<config::ServiceConfig> bad = config::ParseServiceConfig(
       "workloads:\n  - name: w\n    model: llama-3-8b\n"
       "    autoscaling: {prometheus_url: http://p, query: q, accelerator: l4}\n"
-      "    traffic: {concurrency: -1}\n",
+      "    traffic: {concurrency: -1}\nprometheus: {servers: [http://p]}\n",
       "gpufitd.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()),
@@ -504,9 +524,21 @@ TEST(KedaConfigTest, AutoscalingBlockIsReadAndChecked) {
 // gpufitd registers the scaler on its gRPC port, and a StreamIsActive left open does not
 // hold up shutdown until the grace period.
 TEST(KedaDaemonTest, ServesTheScalerAndShutsDownWithAStreamOpen) {
+  // A stand-in Prometheus whose load is constant, for a stream that stays open.
+  httplib::Server prometheus;
+  prometheus.Get("/api/v1/query", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"success","data":{"resultType":"scalar","result":[1,"0"]}})",
+                    "application/json");
+  });
+  const int prometheus_port = prometheus.bind_to_any_port("127.0.0.1");
+  std::thread prometheus_thread([&] { prometheus.listen_after_bind(); });
+  const ::gpufit::testing::TempFile config("keda-daemon.yaml");
+  config.Write("prometheus: {servers: [http://127.0.0.1:1, http://127.0.0.1:" +
+               std::to_string(prometheus_port) + "]}\n");
   std::ostringstream log;
   Logger logger(&log);
   DaemonOptions options = ::gpufit::testing::LoopbackOptions();
+  options.config_path = config.path();
   options.shutdown_grace_seconds = 30;
   options.keda_poll_seconds = 1;
   Daemon daemon(options, &logger);
@@ -533,14 +565,7 @@ TEST(KedaDaemonTest, ServesTheScalerAndShutsDownWithAStreamOpen) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
     EXPECT_THAT(s.error_message(), HasSubstr("unreachable"));
   }
-  // A stream on a trigger whose load is constant (a stand-in Prometheus): it stays open.
-  httplib::Server prometheus;
-  prometheus.Get("/api/v1/query", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"success","data":{"resultType":"scalar","result":[1,"0"]}})",
-                    "application/json");
-  });
-  const int prometheus_port = prometheus.bind_to_any_port("127.0.0.1");
-  std::thread prometheus_thread([&] { prometheus.listen_after_bind(); });
+  // A stream on a trigger whose load is constant: it stays open.
   es::ScaledObjectRef steady = ref;
   (*steady.mutable_scalermetadata())["serverAddress"] =
       "http://127.0.0.1:" + std::to_string(prometheus_port);

@@ -89,6 +89,9 @@ app.kubernetes.io/part-of: gpufit
 {{- $_ := set $c $k $v }}
 {{- end }}
 {{- end }}
+{{- with (.Values.config.prometheus | default dict).servers }}
+{{- $_ := set $c "prometheus" (dict "servers" .) }}
+{{- end }}
 {{- if $c }}
 {{- toYaml $c }}
 {{- else }}
@@ -172,4 +175,18 @@ scheme: HTTPS
 {{- else -}}
 port: http
 {{- end -}}
+{{- end }}
+
+{{/* The TCP ports of config.prometheus.servers (the URL's, or 80/443), unique, as JSON. */}}
+{{- define "gpufit.prometheusPorts" -}}
+{{- $ports := list }}
+{{- range (.Values.config.prometheus | default dict).servers }}
+{{- $u := urlParse . }}
+{{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" }}
+{{- if not $port }}
+{{- $port = ternary "443" "80" (eq (lower $u.scheme) "https") }}
+{{- end }}
+{{- $ports = append $ports (int $port) }}
+{{- end }}
+{{- toJson (uniq $ports) }}
 {{- end }}

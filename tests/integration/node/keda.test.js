@@ -6,11 +6,14 @@
 // configured workload, and the failure modes: bad trigger metadata, a bad query and an
 // unreachable Prometheus give clear gRPC errors and a metric, and gpufitd keeps serving; a
 // Prometheus that goes away and comes back (behind a TCP proxy the test closes and reopens)
-// gives UNAVAILABLE while away and live values again once back.
+// gives UNAVAILABLE while away and live values again once back. gpufitd queries only the
+// Prometheus servers its config lists (prometheus.servers): any other serverAddress is
+// INVALID_ARGUMENT naming the key, and nothing connects to it.
 
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const YAML = require('yaml');
 const h = require('./lib/harness');
@@ -27,6 +30,7 @@ let exporter;
 let prometheus;
 let prometheusUrl;
 let proxy;  // in front of Prometheus (can go away and come back); the configured workload's prometheus_url
+let deadUrl;  // a listed server where nothing listens
 let daemon;
 let scaler;
 let autoscaling;
@@ -76,8 +80,13 @@ before(async () => {
     prometheus_url: proxy.url, query: LOAD_QUERY, accelerator: 'l4',
     scale_down_stabilization_seconds: 300,
   };
+  deadUrl = `http://127.0.0.1:${await h.freePort()}`;
   const configFile = path.join(dir, 'gpufit.yaml');
-  fs.writeFileSync(configFile, YAML.stringify({workloads: [chat]}));
+  fs.writeFileSync(configFile, YAML.stringify({
+    // The only servers gpufitd may query; the first is a trigger's default.
+    prometheus: {servers: [prometheusUrl, proxy.url, deadUrl]},
+    workloads: [chat],
+  }));
   daemon = await h.startDaemon({
     config: configFile,
     args: ['--keda-poll-seconds', '1', '--shutdown-grace-seconds', '30'],
@@ -223,13 +232,12 @@ test('a bad query and an unreachable Prometheus: clear errors, a metric, and gpu
       grpc.status.INVALID_ARGUMENT, 'GetMetrics with a bad query');
   assert.match(badQuery.details, /^scalerMetadata\.query: Prometheus refused query 'sum\(rate\(x\[5m\]' \(HTTP 400\): bad_data/);
 
-  const deadPort = await h.freePort();
   const unreachable = await h.expectGrpcError(
-      h.call(scaler, 'IsActive', ref(trigger({serverAddress: `http://127.0.0.1:${deadPort}`}))),
+      h.call(scaler, 'IsActive', ref(trigger({serverAddress: deadUrl}))),
       grpc.status.UNAVAILABLE, 'IsActive with an unreachable Prometheus');
   assert.match(unreachable.details, /^scalerMetadata\.serverAddress: Prometheus at http:\/\/127\.0\.0\.1:\d+ unreachable/);
 
-  const stream = scaler.StreamIsActive(ref(trigger({serverAddress: `http://127.0.0.1:${deadPort}`})));
+  const stream = scaler.StreamIsActive(ref(trigger({serverAddress: deadUrl})));
   stream.on('data', () => {});
   const streamErr = await new Promise((resolve) => {
     stream.on('error', resolve);
@@ -254,6 +262,54 @@ test('a bad query and an unreachable Prometheus: clear errors, a metric, and gpu
   } finally {
     placement.close();
   }
+});
+
+test('only listed Prometheus servers: another serverAddress is INVALID_ARGUMENT and never contacted', async () => {
+  // A listener standing where a client would like gpufitd to connect; it counts connections.
+  let connections = 0;
+  const target = net.createServer((socket) => {
+    connections += 1;
+    socket.destroy();
+  });
+  await new Promise((resolve) => target.listen(0, '127.0.0.1', resolve));
+  const port = target.address().port;
+  try {
+    const before = await h.scrape(daemon);
+    const queries = (samples) => h.sampleValue(samples, 'gpufit_keda_query_duration_seconds_count') || 0;
+    for (const address of [`http://127.0.0.1:${port}`, `${prometheusUrl}@127.0.0.1:${port}`,
+      `http://127.0.0.1:${port}/#@${new URL(prometheusUrl).host}`, `${prometheusUrl}/../`]) {
+      const metadata = trigger({serverAddress: address});
+      for (const method of ['GetMetricSpec', 'IsActive']) {
+        const err = await h.expectGrpcError(h.call(scaler, method, ref(metadata)),
+            grpc.status.INVALID_ARGUMENT, `${method} ${address}`);
+        assert.match(err.details, /^scalerMetadata\.serverAddress: /, address);
+      }
+      const err = await h.expectGrpcError(
+          h.call(scaler, 'GetMetrics', {scaledObjectRef: ref(metadata), metricName: 's0-m'}),
+          grpc.status.INVALID_ARGUMENT, `GetMetrics ${address}`);
+      assert.match(err.details, /^scalerMetadata\.serverAddress: /, address);
+    }
+    const err = await h.expectGrpcError(
+        h.call(scaler, 'IsActive', ref(trigger({serverAddress: `http://127.0.0.1:${port}`}))),
+        grpc.status.INVALID_ARGUMENT, 'IsActive, unlisted server');
+    assert.equal(err.details, `scalerMetadata.serverAddress: 'http://127.0.0.1:${port}' is not a Prometheus ` +
+        `server gpufitd may query (prometheus.servers in its config: ${prometheusUrl}, ${proxy.url}, ${deadUrl})`);
+    // A listed server, written differently, is the same server.
+    await setLoad(2);
+    const same = await h.call(scaler, 'GetMetrics', {
+      scaledObjectRef: ref(trigger({serverAddress: `${prometheusUrl.replace('http://', 'HTTP://')}/`})),
+      metricName: 's0-m'});
+    assert.equal(same.metricValues[0].metricValueFloat, 2);
+    // No serverAddress: the first listed server.
+    const metadata = trigger();
+    delete metadata.serverAddress;
+    const byDefault = await h.call(scaler, 'GetMetrics', {scaledObjectRef: ref(metadata), metricName: 's0-m'});
+    assert.equal(byDefault.metricValues[0].metricValueFloat, 2);
+    assert.equal(queries(await h.scrape(daemon)) - queries(before), 2, 'only the two listed queries ran');
+  } finally {
+    await new Promise((resolve) => target.close(resolve));
+  }
+  assert.equal(connections, 0, 'gpufitd connected to an unlisted server');
 });
 
 test('Prometheus away and back: UNAVAILABLE naming it, counted, still serving; then live values again', async () => {

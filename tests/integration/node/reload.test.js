@@ -1,6 +1,7 @@
 'use strict';
 // Config hot reload without a restart: a changed --config file is picked up by polling and on
-// SIGHUP; an invalid one is rejected and the previous config keeps serving.
+// SIGHUP; an invalid one is rejected and the previous config keeps serving. A path that is
+// not a config file (a FIFO, a symlink to /dev/zero) is a failed reload that blocks nothing.
 //
 // The observable: one configured workload restricted to L4, so the L4 price in the file
 // shows up in Place answers and in gpufit_workload_cost_usd_per_hour. Expected values come
@@ -8,6 +9,7 @@
 
 const {test, after} = require('node:test');
 const assert = require('node:assert/strict');
+const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const YAML = require('yaml');
@@ -268,4 +270,61 @@ test('config deleted, half-written in place, garbage, then fixed: the old config
     assert.ok(await reloads(daemon, 'success') >= success0 + 1);
     assert.equal((await h.httpGet(`http://${daemon.httpAddress}/readyz`)).status, 200);
   });
+});
+
+// Issue 13: a config path that is a FIFO blocked the reload thread (and with it SIGHUP and
+// SIGTERM); a symlink to /dev/zero grew RSS by ~140 MB/s. Both are failed reloads now: the old
+// config serves, RSS stays put, SIGHUP and SIGTERM are answered.
+function rssBytes(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]) * 1024;
+}
+
+test('config replaced by a FIFO or a symlink to /dev/zero: failed reloads; SIGHUP and SIGTERM still answered', async () => {
+  const {dir, config} = startingConfig('reload-special');
+  const planA = cliPlan(dir, WORKLOAD, 0.5);
+  const daemon = await h.startDaemon({config: config.path, args: ['--reload-poll-seconds', '1']});
+  const client = h.placementClient(daemon.grpcAddress);
+  try {
+    await waitForCost(daemon, WORKLOAD.name, planA.recommendation.cost_usd_per_hour, 'config A cost metric');
+    const decisionA = await place(client, WORKLOAD);
+    const success0 = await reloads(daemon, 'success');
+    const rss0 = rssBytes(daemon.pid);
+    const special = [
+      ['FIFO', (p) => childProcess.execFileSync('mkfifo', [p]), /: cannot read: is a FIFO \(named pipe\), not a regular file$/],
+      ['symlink to /dev/zero', (p) => fs.symlinkSync('/dev/zero', p), /: cannot read: is a character device, not a regular file$/],
+    ];
+    for (const [what, make, message] of special) {
+      const failuresBefore = await reloads(daemon, 'failure');
+      const logsBefore = daemon.findLogs((l) => l.msg === 'config reload failed').length;
+      const tmp = path.join(dir, '.special');
+      fs.rmSync(tmp, {force: true});
+      make(tmp);
+      fs.renameSync(tmp, config.path);
+      daemon.kill('SIGHUP');
+      const logged = await h.waitFor(() => daemon.findLogs((l) => l.msg === 'config reload failed')
+          .slice(logsBefore).find((l) => message.test(l.error)),
+      {timeoutMs: RELOAD_TIMEOUT_MS, what: `"config reload failed" for the ${what}`});
+      assert.equal(logged.config, config.path);
+      assert.ok(await reloads(daemon, 'failure') >= failuresBefore + 1, `counted (${what})`);
+      // SIGHUP again while it is still there: answered again, not stuck behind the first.
+      daemon.kill('SIGHUP');
+      await h.waitFor(async () => (await reloads(daemon, 'failure')) >= failuresBefore + 2,
+          {timeoutMs: RELOAD_TIMEOUT_MS, intervalMs: 200, what: `a second failed reload (${what})`});
+      assert.ok(daemon.running(), `gpufitd running (${what})`);
+      assert.equal((await h.httpGet(`http://${daemon.httpAddress}/readyz`)).status, 200, `/readyz (${what})`);
+      h.assertSameMessage(await place(client, WORKLOAD), decisionA, `Place with the ${what} (config A)`);
+      assert.equal(await reloads(daemon, 'success'), success0, `no successful reload (${what})`);
+    }
+    // Nothing was read from /dev/zero (the probe saw ~140 MB/s); 32 MiB is far above noise.
+    assert.ok(rssBytes(daemon.pid) - rss0 < 32 * 1024 * 1024,
+        `RSS grew from ${rss0} to ${rssBytes(daemon.pid)} bytes`);
+    // The FIFO again, and SIGTERM with it in place.
+    fs.rmSync(config.path, {force: true});
+    childProcess.execFileSync('mkfifo', [config.path]);
+  } finally {
+    client.close();
+    const status = await daemon.stop({timeoutMs: 20000});
+    assert.equal(status.code, 0, `gpufitd exit ${JSON.stringify(status)}`);
+  }
 });

@@ -305,3 +305,48 @@ test('SIGTERM when idle exits 0 and logs nothing at error level', async () => {
   assert.deepEqual(errors, [], 'no error lines');
   for (const line of daemon.logs) assert.equal(line.raw, undefined, `a non-JSON log line: ${line.raw}`);
 });
+
+// Issue 13: SIGTERM with a 2 s grace took 57 s while a KEDA query waited on a Prometheus that
+// never answered. A query in flight now ends with the grace period at the latest.
+test('SIGTERM while a KEDA query waits on a silent Prometheus: exits within the grace, the call fails', async () => {
+  const {kedaClients, scaledObjectRef} = require('./lib/keda');
+  const dir = h.makeTempDir('shutdown-keda');
+  dirs.push(dir);
+  // Accepts, reads the request, never answers.
+  const sockets = new Set();
+  let requests = 0;
+  let closedByGpufitd = 0;
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', () => { requests += 1; });
+    socket.on('close', () => { closedByGpufitd += 1; sockets.delete(socket); });
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const silentUrl = `http://127.0.0.1:${silent.address().port}`;
+  const config = path.join(dir, 'gpufit.yaml');
+  fs.writeFileSync(config, `prometheus: {servers: [${silentUrl}]}\n`);
+  const daemon = await h.startDaemon({config, args: ['--shutdown-grace-seconds', '2',
+    '--prometheus-timeout-seconds', '600']});
+  const {scaler} = kedaClients(daemon.grpcAddress);
+  try {
+    // No deadline: only the shutdown can end this call.
+    const call = h.call(scaler, 'GetMetrics', {
+      scaledObjectRef: scaledObjectRef({model: 'llama-3-8b', accelerator: 'l4', query: 'up'}),
+      metricName: 's0-m'}, {deadlineMs: 600000}).then(() => null, (err) => err);
+    await h.waitFor(() => requests > 0, {timeoutMs: 30000, what: 'the query to reach the silent Prometheus'});
+    // The probe's SIGTERM took 57 s; the grace is 2 s. The bound only catches a hang.
+    const status = await daemon.stop({timeoutMs: 20000});
+    assert.deepEqual(status, {code: 0, signal: null}, daemon.tail());
+    const err = await h.withTimeout(call, 10000, 'timeout');
+    assert.notEqual(err, 'timeout', 'the call ended');
+    assert.ok(err, 'the call failed');
+    assert.ok([grpc.status.UNAVAILABLE, grpc.status.CANCELLED].includes(err.code), `${err.code}: ${err.details}`);
+    await h.waitFor(() => closedByGpufitd > 0, {timeoutMs: 10000, what: 'gpufitd to close the query connection'});
+  } finally {
+    scaler.close();
+    if (daemon.running()) daemon.kill('SIGKILL');
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+});
