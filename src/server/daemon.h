@@ -86,8 +86,10 @@ struct DaemonOptions {
   int grpc_max_queued = 128;          // more waiting for a slot (at most until their deadline)
   int grpc_max_queue_wait_ms = 5000;  // longest a queued call waits (its deadline may cut it)
   int grpc_max_streams = 256;         // KEDA StreamIsActive streams open at once
-  int http_threads = 8;               // HTTP connections served at once
-  int http_max_queued = 64;           // more waiting for a thread
+  // The longest one PlanFleet call may plan, whatever it asks (kMaxFleetSolveSeconds).
+  int fleet_solve_seconds = 10;
+  int http_threads = 8;      // HTTP connections served at once
+  int http_max_queued = 64;  // more waiting for a thread
 };
 
 struct DaemonFlags {
