@@ -335,6 +335,8 @@ Daemon::Daemon(DaemonOptions options, Logger* logger)
 
 Daemon::~Daemon() { Shutdown(); }
 
+const FleetLanes& Daemon::fleet_lanes() const { return service_->fleet_lanes(); }
+
 void Daemon::Install(std::shared_ptr<const config::ServiceConfig> config) {
   // Metrics first, so that calls on the new config find their children bound.
   metrics_.decisions().BindCatalog(config->catalog);

@@ -20,6 +20,7 @@
 #include "metrics/workload_probe.h"
 #include "server/admission.h"
 #include "server/config_store.h"
+#include "server/fleet_lanes.h"
 #include "server/http_server.h"
 #include "server/logging.h"
 
@@ -141,6 +142,8 @@ class Daemon {
   const k8s::NodeWatcher* node_watcher() const { return node_watcher_.get(); }
   // Admission of unary gRPC calls (tests hold admitted calls on its hook).
   Admission& grpc_admission() { return *grpc_admission_; }
+  // PlanFleet's lanes (server/fleet_lanes.h); after Start().
+  const FleetLanes& fleet_lanes() const;
   HttpServer::Load http_load() const { return http_.load(); }
 
  private:

@@ -12,17 +12,23 @@ namespace gpufit::server {
 FleetLanes::Ticket& FleetLanes::Ticket::operator=(Ticket&& other) noexcept {
   if (this != &other) {
     Release();
-    mutex_ = other.mutex_;
-    other.mutex_ = nullptr;
+    lane_ = other.lane_;
+    other.lane_ = nullptr;
   }
   return *this;
 }
 
 void FleetLanes::Ticket::Release() {
-  if (mutex_ != nullptr) {
-    mutex_->unlock();
-    mutex_ = nullptr;
+  if (lane_ != nullptr) {
+    lane_->busy.store(false, std::memory_order_release);
+    lane_->mutex.unlock();
+    lane_ = nullptr;
   }
+}
+
+FleetLanes::Ticket FleetLanes::Take(LaneState& lane) {
+  lane.busy.store(true, std::memory_order_release);
+  return Ticket(&lane);
 }
 
 FleetLanes::Lane FleetLanes::LaneFor(int64_t cells) {
@@ -33,13 +39,13 @@ absl::StatusOr<FleetLanes::Ticket> FleetLanes::Enter(Lane lane, int64_t cells,
                                                      std::chrono::system_clock::time_point deadline,
                                                      const std::function<bool()>& cancelled) {
   if (lane == Lane::kLarge) {
-    if (!large_.try_lock()) {
+    if (!large_.mutex.try_lock()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "fleet solver busy: another large fleet (more than ", core::kMaxSmallFleetCells,
           " cells) is being planned and large fleets are planned one at a time; this one has ",
           cells, " cells; retry with backoff"));
     }
-    return Ticket(&large_);
+    return Take(large_);
   }
   // Compare in system-clock time: the infinite deadline of a call without one would overflow
   // duration arithmetic.
@@ -52,8 +58,8 @@ absl::StatusOr<FleetLanes::Ticket> FleetLanes::Enter(Lane lane, int64_t cells,
   while (true) {
     const auto now = std::chrono::system_clock::now();
     const auto step = std::min(until, now + kPoll);
-    if (step > now && small_.try_lock_for(step - now)) return Ticket(&small_);
-    if (step <= now && small_.try_lock()) return Ticket(&small_);
+    if (step > now && small_.mutex.try_lock_for(step - now)) return Take(small_);
+    if (step <= now && small_.mutex.try_lock()) return Take(small_);
     // The wait limit first: at the call's deadline gRPC also reports the call cancelled.
     if (std::chrono::system_clock::now() >= until) {
       return absl::UnavailableError(absl::StrCat(

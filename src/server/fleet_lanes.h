@@ -14,6 +14,7 @@
 #ifndef GPUFIT_SERVER_FLEET_LANES_H_
 #define GPUFIT_SERVER_FLEET_LANES_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,13 +29,19 @@ namespace gpufit::server {
 inline constexpr double kMaxFleetWaitSeconds = 30.0;
 
 class FleetLanes {
+ private:
+  struct LaneState {
+    std::timed_mutex mutex;
+    std::atomic<bool> busy{false};
+  };
+
  public:
   enum class Lane { kSmall, kLarge };
 
   class Ticket {
    public:
     Ticket() = default;
-    Ticket(Ticket&& other) noexcept : mutex_(other.mutex_) { other.mutex_ = nullptr; }
+    Ticket(Ticket&& other) noexcept : lane_(other.lane_) { other.lane_ = nullptr; }
     Ticket& operator=(Ticket&& other) noexcept;
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;
@@ -43,8 +50,8 @@ class FleetLanes {
 
    private:
     friend class FleetLanes;
-    explicit Ticket(std::timed_mutex* mutex) : mutex_(mutex) {}
-    std::timed_mutex* mutex_ = nullptr;
+    explicit Ticket(LaneState* lane) : lane_(lane) {}
+    LaneState* lane_ = nullptr;
   };
 
   FleetLanes() = default;
@@ -61,9 +68,16 @@ class FleetLanes {
                                std::chrono::system_clock::time_point deadline,
                                const std::function<bool()>& cancelled = nullptr);
 
+  // Whether a solve holds `lane` now (for tests; stale as soon as it returns).
+  bool busy(Lane lane) const {
+    return (lane == Lane::kSmall ? small_ : large_).busy.load(std::memory_order_acquire);
+  }
+
  private:
-  std::timed_mutex small_;
-  std::timed_mutex large_;
+  static Ticket Take(LaneState& lane);
+
+  LaneState small_;
+  LaneState large_;
 };
 
 }  // namespace gpufit::server

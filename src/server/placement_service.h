@@ -61,6 +61,7 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   void set_admission(Admission* admission) { admission_ = admission; }
   // The longest one PlanFleet call may plan (kMaxFleetSolveSeconds by default). Before serving.
   void set_fleet_solve_seconds(double seconds) { fleet_solve_seconds_ = seconds; }
+  const FleetLanes& fleet_lanes() const { return fleet_lanes_; }
 
   grpc::Status Place(grpc::ServerContext* context, const gpufit::v1::PlaceRequest* request,
                      gpufit::v1::PlaceResponse* response) override;
