@@ -523,12 +523,13 @@ absl::StatusOr<FleetPlan> PlanFleet(const FleetRequest& req, const Catalog& cata
   // Large fleets leave CBC's driver (one solve at a time in the process) to small ones.
   FleetSolveOptions options = req.solve;
   options.cbc_driver = MeasureFleet(req, catalog).cells <= kMaxSmallFleetCells;
-  // The plan gets 4/(4 + T) of what is left and each of the T single-type comparisons a
-  // quarter of that; CBC needs a few tens of milliseconds to do anything.
+  // The plan gets three quarters of what is left and the T single-type comparisons share the
+  // rest (each at most a quarter of the plan's time): they are a report, the plan is the
+  // answer. CBC needs a few tens of milliseconds to do anything.
   constexpr double kMinSolveSeconds = 0.05;
   const double types = static_cast<double>(pr.gpu_types.size());
   const double main_seconds =
-      std::min(req.solve.time_limit_seconds, stop.SecondsLeft()) / (1.0 + types / 4.0);
+      std::min(req.solve.time_limit_seconds, stop.SecondsLeft()) * (types > 1 ? 0.75 : 1.0);
   options.time_limit_seconds = main_seconds;
   options.exact = req.solve.exact && main_seconds >= kMinSolveSeconds;
   const FleetSolution s = SolveFleet(pr, options, stop);
@@ -603,9 +604,9 @@ absl::StatusOr<FleetPlan> PlanFleet(const FleetRequest& req, const Catalog& cata
     }
     plan.gpus.push_back(std::move(g));
   }
-  // Single-type fleets for comparison, each with a quarter of the plan's time while there is
-  // time left, then the heuristic alone (milliseconds). Only cancellation stops them: nobody
-  // is waiting for the answer then.
+  // Single-type fleets for comparison, sharing what is left of the time (each at most a
+  // quarter of the plan's); once it is gone, the heuristic alone (milliseconds), which only
+  // the caller's cancellation stops.
   const FleetStop cancel_only(FleetStop::Clock::time_point::max(),
                               [&caller] { return caller.Cancelled(); });
   for (size_t t = 0; t < pr.gpu_types.size(); ++t) {

@@ -132,8 +132,9 @@ struct FleetPlan {
 // FAILED_PRECONDITION when no plan exists ("workloads[1] (x): no allowed accelerator ...");
 // DEADLINE_EXCEEDED when the time limit or `stop`'s deadline passes before any plan exists,
 // CANCELLED when `stop` says the caller has gone. request.solve.time_limit_seconds bounds the
-// whole call: the plan gets 4/(4 + T) of it for T GPU types, each single-type comparison a
-// quarter of that (as much as is left, then the heuristic alone).
+// whole call: the plan gets three quarters of what is left after building the problem, the
+// single-type comparisons share the rest (each at most a quarter of the plan's time; with no
+// time left, the heuristic alone).
 absl::StatusOr<FleetPlan> PlanFleet(const FleetRequest& request, const Catalog& catalog,
                                     const FleetStop& stop = {});
 
