@@ -359,7 +359,7 @@ TEST(FleetSolverTest, DeadlineEndsTheSolveWithTheBestPlanSoFar) {
 // answers they give one after the other.
 TEST(FleetSolverTest, SolvesWithoutTheDriverRunConcurrently) {
   std::vector<FleetProblem> problems;
-  for (int i = 0; i < 4; ++i) problems.push_back(HardBucketedProblem(4 + i, 2));
+  for (int i = 0; i < 4; ++i) problems.push_back(HardBucketedProblem(3 + i, 2));
   FleetSolveOptions options;
   options.relative_gap = 0;
   options.time_limit_seconds = 30;
