@@ -2,6 +2,8 @@
 // validation with the field named, before they reach the performance model or the solver.
 // The first case is issue 13's crash: a GPU price of +Inf (or 1e30) passed `!(x >= 0)` and
 // made CLP abort the process.
+#include "core/limits.h"
+
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -11,7 +13,6 @@
 
 #include "core/catalog.h"
 #include "core/fleet_planner.h"
-#include "core/limits.h"
 #include "core/placement.h"
 #include "core/resolved_workload.h"
 #include "core/test_catalog.h"
@@ -60,7 +61,8 @@ TEST(LimitsTest, FleetGpuPriceOutOfRangeIsRefusedNotSolved) {
     }
     ASSERT_FALSE(plan.ok()) << price;
     EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << price;
-    EXPECT_THAT(std::string(plan.status().message()), StartsWith("gpus[0].price_usd_per_hour: ")) << price;
+    EXPECT_THAT(std::string(plan.status().message()), StartsWith("gpus[0].price_usd_per_hour: "))
+        << price;
   }
   // The largest allowed price still plans (no abort in the solver at the bound).
   FleetRequest req = OneWorkloadFleet();
@@ -77,21 +79,33 @@ TEST(LimitsTest, FleetCountsRatesAndSolverOptionsOutOfRange) {
     std::function<void(FleetRequest&)> mutate;
   };
   const std::vector<Case> cases = {
-      {"gpus[0].owned", [](FleetRequest& r) { r.gpus.push_back({"l4", -1, kMaxGpuCount + 1, -1}); }},
+      {"gpus[0].owned",
+       [](FleetRequest& r) {
+         r.gpus.push_back({"l4", -1, kMaxGpuCount + 1, -1});
+       }},
       {"gpus[0].max_count",
-       [](FleetRequest& r) { r.gpus.push_back({"l4", kMaxGpuCount + 1, 0, -1}); }},
+       [](FleetRequest& r) {
+         r.gpus.push_back({"l4", kMaxGpuCount + 1, 0, -1});
+       }},
       {"gpus[1].accelerator",
        [](FleetRequest& r) {
          r.gpus.push_back({"l4", -1, 0, -1});
          r.gpus.push_back({"l4", -1, 0, -1});
        }},
       {"measured[0].concurrency",
-       [](FleetRequest& r) { r.measured.push_back({"chat", -1, "l4", 1, 0, kInf, ""}); }},
+       [](FleetRequest& r) {
+         r.measured.push_back({"chat", -1, "l4", 1, 0, kInf, ""});
+       }},
       {"measured[0].requests_per_second",
-       [](FleetRequest& r) { r.measured.push_back({"chat", -1, "l4", 1, 1e300, 0, ""}); }},
+       [](FleetRequest& r) {
+         r.measured.push_back({"chat", -1, "l4", 1, 1e300, 0, ""});
+       }},
       {"solver.time_limit_seconds", [](FleetRequest& r) { r.solve.time_limit_seconds = kInf; }},
       {"solver.relative_gap", [](FleetRequest& r) { r.solve.relative_gap = kNan; }},
-      {"accelerators[1]", [](FleetRequest& r) { r.accelerators = {"l4", "l4"}; }},
+      {"accelerators[1]",
+       [](FleetRequest& r) {
+         r.accelerators = {"l4", "l4"};
+       }},
       {"workloads[0].buckets.requests_per_second",
        [](FleetRequest& r) {
          r.workloads[0].buckets = BucketedTraffic{kInf, {{512, 256, 1}}, 4};
@@ -107,7 +121,8 @@ TEST(LimitsTest, FleetCountsRatesAndSolverOptionsOutOfRange) {
     absl::StatusOr<FleetPlan> plan = PlanFleet(req, testing::TestCatalog());
     ASSERT_FALSE(plan.ok()) << c.field;
     EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
-    EXPECT_THAT(std::string(plan.status().message()), StartsWith(std::string(c.field) + ": ")) << c.field;
+    EXPECT_THAT(std::string(plan.status().message()), StartsWith(std::string(c.field) + ": "))
+        << c.field;
   }
 }
 
