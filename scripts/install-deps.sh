@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libabsl-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc
+  zlib1g-dev  # tests/server/fleet_limits_test.cc's gzip bomb (gRPC depends on it anyway)
   libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev libcpp-httplib-dev
   libboost-dev  # Boost.Beast/Asio (header-only): the outbound Prometheus client
   prometheus-cpp-dev coinor-libcbc-dev

@@ -26,6 +26,33 @@ absl::Status Invalid(std::string_view path, std::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(std::string(path), ": ", std::string(reason)));
 }
 
+absl::Status AtMost(const std::string& path, int limit, int got) {
+  if (got <= limit) return absl::OkStatus();
+  return Invalid(path, absl::StrCat("at most ", limit, " (got ", got, ")"));
+}
+
+// The counts core/limits.h bounds, before any element is converted: a request past them is
+// refused without spending time on its contents (the core checks them again, for YAML too).
+absl::Status CheckCounts(const v1::FleetRequest& proto, const std::string& at) {
+  GPUFIT_RETURN_IF_ERROR(
+      AtMost(at + ".workloads", core::kMaxFleetWorkloads, proto.workloads_size()));
+  GPUFIT_RETURN_IF_ERROR(
+      AtMost(at + ".accelerators", core::kMaxFleetGpuTypes, proto.accelerators_size()));
+  GPUFIT_RETURN_IF_ERROR(AtMost(at + ".gpus", core::kMaxFleetGpuTypes, proto.gpus_size()));
+  GPUFIT_RETURN_IF_ERROR(AtMost(at + ".measured_capacities", core::kMaxMeasuredCapacities,
+                                proto.measured_capacities_size()));
+  for (int i = 0; i < proto.workloads_size(); ++i) {
+    const v1::BucketedTraffic& b = proto.workloads(i).bucketed_traffic();
+    const std::string bp = absl::StrCat(at, ".workloads[", i, "].bucketed_traffic");
+    GPUFIT_RETURN_IF_ERROR(AtMost(bp + ".buckets", core::kMaxFleetBuckets, b.buckets_size()));
+    if (b.slice_factor() < 0 || b.slice_factor() > core::kMaxSliceFactor) {
+      return Invalid(bp + ".slice_factor", absl::StrCat("must be in 1..", core::kMaxSliceFactor,
+                                                        " (0 = 4; got ", b.slice_factor(), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Kubernetes label values: <= 63 characters of [A-Za-z0-9_.-], alphanumeric at both ends.
 std::string LabelSafe(std::string s) {
   for (char& c : s) {
@@ -48,6 +75,7 @@ v1::FleetSolveMethod MethodToProto(const std::string& method) {
 absl::StatusOr<core::FleetRequest> FromProto(const v1::FleetRequest& proto,
                                              std::string_view field_prefix) {
   const std::string at(field_prefix);
+  GPUFIT_RETURN_IF_ERROR(CheckCounts(proto, at));
   core::FleetRequest req;
   req.name = proto.name();
   std::map<std::string, int> buckets_of;  // workload name -> buckets (-1: not bucketed)
@@ -241,6 +269,7 @@ v1::FleetPlan ToProto(const core::FleetPlan& plan) {
     ps->set_cost_usd_per_hour(s.cost_usd_per_hour);
   }
   proto.set_mig_parted_config(MigPartedConfig(plan));
+  proto.set_time_limit_reached(plan.time_limit_reached);
   return proto;
 }
 
@@ -262,9 +291,10 @@ absl::Status FleetStatusToProtoPaths(const absl::Status& status, std::string_vie
     }
     out = absl::StrCat(at, ".", head, rest);
   } else if (absl::StartsWith(msg, "workloads") || absl::StartsWith(msg, "accelerators") ||
-             absl::StartsWith(msg, "gpus[") || absl::StartsWith(msg, "solver")) {
+             absl::StartsWith(msg, "gpus[") || absl::StartsWith(msg, "gpus:") ||
+             absl::StartsWith(msg, "solver")) {
     out = absl::StrCat(at, ".", msg);
-  } else if (absl::StartsWith(msg, "measured[")) {
+  } else if (absl::StartsWith(msg, "measured[") || absl::StartsWith(msg, "measured:")) {
     out = absl::StrCat(at, ".measured_capacities", msg.substr(std::string("measured").size()));
   } else {
     return status;

@@ -2,6 +2,12 @@
 // fleet within its latency targets. Candidates per workload (or traffic bucket) come from
 // core::Place (memory fit, SLO, replicas), optionally overridden by measured capacity; the
 // choice across workloads is an exact MIP (fleet_solver.h). Pure: no I/O. Thread-safe.
+//
+// Size: a request is refused (INVALID_ARGUMENT naming the field) past the bounds of
+// core/limits.h (kMaxFleetWorkloads, kMaxFleetBuckets, kMaxSliceFactor, kMaxFleetGpuTypes,
+// kMaxMeasuredCapacities, kMaxFleetCells, kMaxFleetBucketCells); fleets of more than
+// kMaxSmallFleetCells cells are solved without CBC's driver (FleetSolveOptions::cbc_driver),
+// so that they can run alongside small ones.
 #ifndef GPUFIT_CORE_FLEET_PLANNER_H_
 #define GPUFIT_CORE_FLEET_PLANNER_H_
 
@@ -12,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "core/catalog.h"
 #include "core/fleet_problem.h"
+#include "core/fleet_stop.h"
 #include "core/workload.h"
 
 namespace gpufit::core {
@@ -64,6 +71,8 @@ struct FleetRequest {
   bool allow_mig = true;
   std::vector<FleetGpuOptions> gpus;
   std::vector<MeasuredCapacity> measured;
+  // time_limit_seconds bounds the whole PlanFleet call (problem building, the plan, the
+  // single-type comparisons); cbc_driver is set by PlanFleet from the fleet's size.
   FleetSolveOptions solve;
 };
 
@@ -114,14 +123,36 @@ struct FleetPlan {
   double solve_seconds = 0;
   double heuristic_cost_usd_per_hour = 0;
   std::vector<SingleTypeFleet> single_type;  // best fleet using one GPU type only
+  // The time limit (or the caller's deadline) struck first: the plan is the best found by then
+  // (see gap), and single-type fleets past the time are the heuristic's.
+  bool time_limit_reached = false;
 };
 
 // Errors: INVALID_ARGUMENT / NOT_FOUND with a field path ("workloads[2].model: ...");
-// FAILED_PRECONDITION when no plan exists ("workloads[1] (x): no allowed accelerator ...").
-absl::StatusOr<FleetPlan> PlanFleet(const FleetRequest& request, const Catalog& catalog);
+// FAILED_PRECONDITION when no plan exists ("workloads[1] (x): no allowed accelerator ...");
+// DEADLINE_EXCEEDED when the time limit or `stop`'s deadline passes before any plan exists,
+// CANCELLED when `stop` says the caller has gone. request.solve.time_limit_seconds bounds the
+// whole call: the plan gets three quarters of what is left after building the problem, the
+// single-type comparisons share the rest (each at most a quarter of the plan's time; with no
+// time left, the heuristic alone).
+absl::StatusOr<FleetPlan> PlanFleet(const FleetRequest& request, const Catalog& catalog,
+                                    const FleetStop& stop = {});
 
-// Builds the optimisation problem only (for tests and benchmarks).
-absl::StatusOr<FleetProblem> BuildFleetProblem(const FleetRequest& request, const Catalog& catalog);
+// Builds the optimisation problem only (for tests and benchmarks). Plain workloads keep only
+// the choices no other choice dominates (one on the same GPU type that uses fewer GPUs, or
+// fewer or smaller MIG instances that fit where these do): the optimum is the same.
+absl::StatusOr<FleetProblem> BuildFleetProblem(const FleetRequest& request, const Catalog& catalog,
+                                               const FleetStop& stop = {});
+
+// The size of the request's problem (core/limits.h): Σ over workloads of (buckets, or 1) x the
+// GPUs and MIG profiles of the fleet's accelerators, about the MIP's integer columns (a GPU
+// with several tensor-parallel degrees counts once). Computable before anything is placed, so
+// that gpufitd admits by it.
+struct FleetSize {
+  int64_t cells = 0;         // every workload
+  int64_t bucket_cells = 0;  // bucketed workloads only
+};
+FleetSize MeasureFleet(const FleetRequest& request, const Catalog& catalog);
 
 }  // namespace gpufit::core
 

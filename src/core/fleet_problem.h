@@ -73,6 +73,11 @@ struct FleetSolveOptions {
   double time_limit_seconds = 1.0;
   double relative_gap = 0.01;  // stop when (cost - bound) / cost <= this (the issue: 1%)
   bool exact = true;           // false: heuristic only
+  // true: CBC's full driver (CbcMain1, with its cut generators and heuristics), the best on
+  // small fleets; it keeps process-wide state, so such solves run one at a time in the process
+  // (a mutex). false: CBC's branch and bound with a few reentrant cut generators, which runs
+  // concurrently with any other solve (large fleets; see kMaxSmallFleetCells in limits.h).
+  bool cbc_driver = true;
 };
 
 struct FleetSolution {
@@ -89,6 +94,10 @@ struct FleetSolution {
   double gap = 0;                          // (cost - bound) / cost
   std::string method;                      // "mip", "mip-timeout", "heuristic"
   double solve_seconds = 0;
+  // The time limit or the caller's deadline struck before the search finished (proved the
+  // plan within relative_gap, or found nothing to improve): the plan is the best found by then.
+  bool time_limit_reached = false;
+  bool cancelled = false;    // the caller cancelled: the plan is whatever was found by then
   int Gpus(int type) const;  // physical GPUs of `type` in the plan
 };
 

@@ -10,13 +10,22 @@
 #include <utility>
 #include <vector>
 
+#include "CbcEventHandler.hpp"
+#include "CbcHeuristic.hpp"
 #include "CbcModel.hpp"
 #include "CbcSolver.hpp"
+#include "CglKnapsackCover.hpp"
+#include "CglMixedIntegerRounding2.hpp"
+#include "CglProbing.hpp"
+#include "ClpEventHandler.hpp"
+#include "ClpSimplex.hpp"
+#include "ClpSolve.hpp"
 #include "CoinMessageHandler.hpp"
 #include "CoinPackedMatrix.hpp"
 #include "CoinPackedVector.hpp"
 #include "OsiClpSolverInterface.hpp"
 #include "absl/strings/str_cat.h"
+#include "core/fleet_stop.h"
 
 namespace gpufit::core {
 namespace {
@@ -176,8 +185,8 @@ double ChoiceLoad(const FleetDemand& d, const std::vector<std::vector<int>>& sli
 // slack; move slices into other choices' slack when that frees a replica somewhere dearer.
 // Each accepted move lowers Σ replicas x price per replica (MIG instances at their share of
 // the GPU), so it terminates.
-void FillSlack(const FleetProblem& pr, const FleetDemand& d,
-               std::vector<std::vector<int>>& slices) {
+void FillSlack(const FleetProblem& pr, const FleetDemand& d, std::vector<std::vector<int>>& slices,
+               const FleetStop& stop) {
   const size_t nr = d.bucket_choices.size();
   std::vector<double> unit(nr);
   for (size_t r = 0; r < nr; ++r) {
@@ -185,7 +194,7 @@ void FillSlack(const FleetProblem& pr, const FleetDemand& d,
         ResourcePrice(pr, d.bucket_choices[r].resource) * d.bucket_choices[r].gpus_per_replica;
   }
   auto replicas = [](double load) { return std::ceil(load - 1e-7); };
-  for (int round = 0; round < 64; ++round) {
+  for (int round = 0; round < 64 && !stop.Expired(); ++round) {
     bool improved = false;
     std::vector<double> load(nr);
     for (size_t r = 0; r < nr; ++r) load[r] = ChoiceLoad(d, slices, r);
@@ -290,7 +299,7 @@ double FleetCost(const FleetProblem& problem, const FleetSolution& s) {
   return cost;
 }
 
-FleetSolution SolveFleetHeuristic(const FleetProblem& pr) {
+FleetSolution SolveFleetHeuristic(const FleetProblem& pr, const FleetStop& stop) {
   const auto start = std::chrono::steady_clock::now();
   FleetSolution s;
   s.method = "heuristic";
@@ -340,6 +349,16 @@ FleetSolution SolveFleetHeuristic(const FleetProblem& pr) {
   }
   std::sort(order.begin(), order.end());
   for (const auto& [neg, d] : order) {
+    if (stop.Expired()) {
+      // No plan yet: the caller has gone or the time is up before one whole pass.
+      s.feasible = false;
+      s.time_limit_reached = true;
+      s.cancelled = stop.Cancelled();
+      s.heuristic_cost_usd_per_hour = std::numeric_limits<double>::infinity();
+      s.solve_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return s;
+    }
     const FleetDemand& dem = pr.demands[d];
     if (!dem.bucketed()) {
       double best = std::numeric_limits<double>::infinity();
@@ -624,6 +643,12 @@ void LoadSolver(const Mip& m, OsiClpSolverInterface& solver) {
   matrix.setDimensions(static_cast<int>(m.row_lb.size()), ncols);
   solver.messageHandler()->setLogLevel(0);
   solver.setIntParam(OsiNameDiscipline, 1);
+  // ClpSimplex::initialSolve otherwise points a process-wide static at the model and installs
+  // a SIGINT handler for the solve (ClpSolve.cpp): "interrupt handling - 0 yes, 1 no (for
+  // threadsafe)", ClpSolve.hpp. Copies of this solver (CBC's clones) inherit the option.
+  ClpSolve solve_options;  // OsiClpSolverInterface's default
+  solve_options.setSpecialOption(2, 1);
+  solver.setSolveOptions(solve_options);
   solver.loadProblem(matrix, m.lb.data(), m.ub.data(), m.obj.data(), m.row_lb.data(),
                      m.row_ub.data());
   for (int c = 0; c < ncols; ++c) {
@@ -632,8 +657,15 @@ void LoadSolver(const Mip& m, OsiClpSolverInterface& solver) {
   }
 }
 
-std::mutex& CbcMutex() {
-  static std::mutex* m = new std::mutex;
+// CbcMain0/CbcMain1 (CBC's driver) keep process-wide state: the command-line parser's
+// position (CbcOrClpRead_mode), the model the SIGINT handler stops, the preprocessing
+// pointer, and the zero-half cut generator's tabu-search arrays (Cgl012cut.cpp statics), so
+// driver solves are serialised. Plain CbcModel branch and bound with the generators used
+// below touches no mutable static (checked with `nm` on Debian's libCbc/libCgl/libClp 2.10:
+// the only others are in CbcGeneralDepth, CbcThread and Cgl012cut, none used here) and runs
+// without it.
+std::timed_mutex& CbcMutex() {
+  static std::timed_mutex* m = new std::timed_mutex;
   return *m;
 }
 
@@ -641,32 +673,145 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// What CBC's and CLP's event handlers watch: the caller's cancellation, and a hard deadline
+// a little past the run's own time limit (CBC stops itself at its limit, with a valid bound;
+// this only catches stages that overrun it). Records whether it fired: a run it stopped has
+// had LP solves cut short, so its bound and optimality proof mean nothing.
+struct StopWatch {
+  const FleetStop* stop;
+  FleetStop::Clock::time_point hard_deadline;
+  bool fired = false;
+  bool Check() {
+    if (!fired && (stop->Cancelled() || FleetStop::Clock::now() >= hard_deadline)) fired = true;
+    return fired;
+  }
+};
+
+// Ends CBC's search at its next event (node, cut pass, heuristic pass) once the watch fires,
+// and makes every later time check fail too (root cut loops and heuristics look at the time,
+// not at events).
+class CbcStopHandler : public CbcEventHandler {
+ public:
+  explicit CbcStopHandler(StopWatch* watch) : watch_(watch) {}
+  CbcAction event(CbcEvent) override { return Check(); }
+  CbcAction event(CbcEvent, void*) override { return Check(); }
+  CbcEventHandler* clone() const override { return new CbcStopHandler(*this); }
+
+ private:
+  CbcAction Check() {
+    if (!watch_->Check()) return noAction;
+    if (model_ != nullptr) model_->setMaximumSeconds(0);
+    return stop;
+  }
+  StopWatch* watch_;
+};
+
+// Ends CLP's simplex (status 5, "stopped by event handler") after the iteration in which the
+// watch fires: LP solves are where CBC spends its time between events.
+class ClpStopHandler : public ClpEventHandler {
+ public:
+  explicit ClpStopHandler(StopWatch* watch) : watch_(watch) {}
+  int event(Event which) override { return which == endOfIteration && watch_->Check() ? 0 : -1; }
+  ClpEventHandler* clone() const override { return new ClpStopHandler(*this); }
+
+ private:
+  StopWatch* watch_;
+};
+
+// How far past its own time limit a CBC run may go before the event handlers stop it: CBC
+// checks the time between LP solves and cut passes, which take milliseconds on the largest
+// fleets limits.h allows, so a tenth of a second is only ever reached by a stage that does not
+// look at the clock.
+constexpr double kCbcOverrunSeconds = 0.1;
+
 struct CbcResult {
   std::vector<double> values;  // best solution, empty if none
   double bound = 0;            // proven lower bound on the model's optimum
   bool proven = false;
+  bool stopped = false;  // the event handlers stopped it: bound and proven mean nothing
 };
 
-// Runs CBC on `solver` (log off, wall-clock limit, relative gap). The caller holds CbcMutex.
-CbcResult RunCbc(const OsiClpSolverInterface& solver, double seconds, double gap, bool preprocess,
-                 const std::vector<std::pair<std::string, double>>& mipstart) {
+// A MIP start: (column, value) pairs; columns not listed are 0.
+using MipStart = std::vector<std::pair<int, double>>;
+
+// Runs CBC on `solver` (log off, wall-clock limit, relative gap) until `seconds` pass, the gap
+// is closed or `stop` expires.
+//  - plain (`full` false): branch and bound alone (small relaxations);
+//  - full with the driver (`driver`): CbcMain1's root processing, cut generators and
+//    heuristics; the caller holds CbcMutex;
+//  - full without it: branch and bound with reentrant cut generators at the root (probing,
+//    knapsack covers, mixed-integer rounding) and the rounding heuristic.
+CbcResult RunCbc(const OsiClpSolverInterface& solver, double seconds, double gap, bool full,
+                 bool driver, const MipStart& mipstart, const FleetStop& stop) {
+  CbcResult out;
+  seconds = std::min(seconds, stop.SecondsLeft());
+  if (stop.Expired() || seconds <= 0) {
+    out.stopped = stop.Expired();
+    return out;
+  }
+  StopWatch watch{&stop, FleetStop::Clock::now() +
+                             std::chrono::duration_cast<FleetStop::Clock::duration>(
+                                 std::chrono::duration<double>(seconds + kCbcOverrunSeconds))};
   CbcModel model(solver);
   model.messageHandler()->setLogLevel(0);
-  if (!preprocess) {
-    // CbcMain1's root processing (CglPreProcess, Clp presolve) crashes on the relaxation
-    // (continuous slices; Debian CBC 2.10). It is small: plain branch and bound suffices.
-    model.solver()->setHintParam(OsiDoPresolveInInitial, false, OsiHintTry);
-    model.solver()->setHintParam(OsiDoPresolveInResolve, false, OsiHintTry);
+  CbcStopHandler cbc_stop(&watch);
+  {
+    // On the model's own copy of the solver; CBC's clones of it copy the handler.
+    ClpStopHandler clp_stop(&watch);
+    dynamic_cast<OsiClpSolverInterface*>(model.solver())
+        ->getModelPtr()
+        ->passInEventHandler(&clp_stop);
+  }
+  const int ncols = solver.getNumCols();
+  if (!full || !driver) {
+    if (!full) {
+      // CbcMain1's root processing (CglPreProcess, Clp presolve) crashes on the relaxation
+      // (continuous slices; Debian CBC 2.10). It is small: plain branch and bound suffices.
+      model.solver()->setHintParam(OsiDoPresolveInInitial, false, OsiHintTry);
+      model.solver()->setHintParam(OsiDoPresolveInResolve, false, OsiHintTry);
+    }
+    model.passInEventHandler(&cbc_stop);
     model.setUseElapsedTime(true);
     model.setMaximumSeconds(std::max(0.02, seconds));
     model.setAllowableFractionGap(gap);
     model.setNumberThreads(0);
+    // Cuts at the root only (-99), and no Gomory cuts: their dense rows fill CBC's cut pool
+    // (~40 MB on 9,000 columns, heaptrack). addCutGenerator and addHeuristic copy these.
+    CglProbing probing;
+    probing.setUsingObjective(1);
+    probing.setMaxPass(1);
+    probing.setMaxPassRoot(1);
+    probing.setMaxProbe(100);
+    probing.setMaxLook(50);
+    CglKnapsackCover knapsack;
+    CglMixedIntegerRounding2 rounding_cuts;
+    CbcRounding rounding(model);
+    if (full) {
+      model.addCutGenerator(&probing, -99, "probing");
+      model.addCutGenerator(&knapsack, -99, "knapsack");
+      model.addCutGenerator(&rounding_cuts, -99, "mir");
+      model.addHeuristic(&rounding);
+    }
     model.initialSolve();
+    if (!mipstart.empty() && !stop.Expired()) {
+      std::vector<double> start(ncols, 0.0);
+      for (const auto& [col, value] : mipstart) start[col] = value;
+      double objective = 0;
+      const double* cost = solver.getObjCoefficients();
+      for (int c = 0; c < ncols; ++c) objective += cost[c] * start[c];
+      model.setBestSolution(start.data(), ncols, objective, /*check=*/true);
+    }
     model.branchAndBound();
   } else {
     CbcMain0(model);
     model.messageHandler()->setLogLevel(0);
-    if (!mipstart.empty()) model.setMIPStart(mipstart);
+    model.passInEventHandler(&cbc_stop);  // after CbcMain0; CbcMain1's copy clones it
+    if (!mipstart.empty()) {
+      std::vector<std::pair<std::string, double>> named;
+      named.reserve(mipstart.size());
+      for (const auto& [col, value] : mipstart) named.emplace_back(solver.getColName(col), value);
+      model.setMIPStart(named);
+    }
     const std::string sec = absl::StrCat(std::max(0.02, seconds));
     const std::string ratio = absl::StrCat(gap);
     // No CglPreProcess: Debian's CBC 2.10 crashes in CglPreProcess::postProcess when the time
@@ -676,11 +821,13 @@ CbcResult RunCbc(const OsiClpSolverInterface& solver, double seconds, double gap
                           "off",    "-solve",    "-quit"};
     CbcMain1(static_cast<int>(sizeof(argv) / sizeof(argv[0])), argv, model);
   }
-  CbcResult out;
-  out.bound = model.getBestPossibleObjValue();
-  out.proven = model.isProvenOptimal();
+  out.stopped = watch.fired;
+  if (!out.stopped) {
+    out.bound = model.getBestPossibleObjValue();
+    out.proven = model.isProvenOptimal();
+  }
   if (model.bestSolution() != nullptr) {
-    out.values.assign(model.bestSolution(), model.bestSolution() + solver.getNumCols());
+    out.values.assign(model.bestSolution(), model.bestSolution() + ncols);
   }
   return out;
 }
@@ -849,10 +996,20 @@ bool HasBuckets(const FleetProblem& pr) {
 
 }  // namespace
 
-FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& options) {
+FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& options,
+                         const FleetStop& caller) {
   const auto start = std::chrono::steady_clock::now();
-  FleetSolution heuristic = SolveFleetHeuristic(pr);
-  if (!options.exact) return heuristic;
+  // Everything below stops at the solve's own time limit or the caller's deadline, whichever
+  // is first, or when the caller cancels. CBC runs get their share of what is left of it.
+  const FleetStop stop =
+      caller.WithDeadline(start + std::chrono::duration_cast<FleetStop::Clock::duration>(
+                                      std::chrono::duration<double>(options.time_limit_seconds)));
+  auto left = [&]() { return stop.SecondsLeft(); };
+  FleetSolution heuristic = SolveFleetHeuristic(pr, stop);
+  if (!options.exact || (!heuristic.feasible && heuristic.time_limit_reached)) {
+    heuristic.cancelled = caller.Cancelled();
+    return heuristic;
+  }
   const size_t nd = pr.demands.size();
   const size_t nt = pr.gpu_types.size();
   Model model = BuildModel(pr, /*relaxed=*/false);
@@ -860,6 +1017,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   if (!SolverSafe(m)) return heuristic;
   OsiClpSolverInterface solver;
   LoadSolver(m, solver);
+  const bool driver = options.cbc_driver;
 
   // Warm starts: the heuristic's plan and roundings of LP solutions, each with its slack
   // filled; the cheapest goes to CBC as its MIP start.
@@ -868,7 +1026,7 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     for (size_t d = 0; d < nd; ++d) {
       const FleetDemand& dem = pr.demands[d];
       if (!dem.bucketed()) continue;
-      FillSlack(pr, dem, s.bucket_slices[d]);
+      FillSlack(pr, dem, s.bucket_slices[d], stop);
       s.bucket_replicas[d].assign(dem.bucket_choices.size(), 0);
       for (size_t r = 0; r < dem.bucket_choices.size(); ++r)
         s.bucket_replicas[d][r] = Replicas(dem, s.bucket_slices[d], r);
@@ -883,9 +1041,9 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     // FillSlack prices a MIG instance at its share of the GPU, so it cannot see that a few
     // instances fewer empty a whole GPU (85 1g slices need 13 A100s, 84 only 12). Try shedding
     // up to 7 replicas of each choice, judged by the plan's real cost.
-    for (int round = 0; round < 8 && s.feasible; ++round) {
+    for (int round = 0; round < 8 && s.feasible && !stop.Expired(); ++round) {
       bool improved = false;
-      for (size_t d = 0; d < nd && !improved; ++d) {
+      for (size_t d = 0; d < nd && !improved && !stop.Expired(); ++d) {
         const FleetDemand& dem = pr.demands[d];
         if (!dem.bucketed()) continue;
         for (size_t r = 0; r < dem.bucket_choices.size() && !improved; ++r) {
@@ -910,17 +1068,21 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     if (s.feasible &&
         (!start_plan.feasible || s.cost_usd_per_hour < start_plan.cost_usd_per_hour)) {
       start_plan = s;
+      start_plan.method = "heuristic";  // LP roundings too: no proof of their own
     }
   };
   if (heuristic.feasible) {
     FleetSolution filled = heuristic;
     finish(filled);
   }
-  {
+  if (!stop.Expired()) {
     // On a copy: CBC does its own root processing on the original.
     OsiClpSolverInterface relaxation(solver);
+    StopWatch watch{&stop, stop.deadline()};
+    ClpStopHandler clp_stop(&watch);
+    relaxation.getModelPtr()->passInEventHandler(&clp_stop);
     relaxation.initialSolve();
-    if (relaxation.isProvenOptimal()) {
+    if (!watch.fired && relaxation.isProvenOptimal()) {
       FleetSolution r;
       RoundSlices(pr, model, relaxation.getColSolution(), r);
       finish(r);
@@ -930,7 +1092,14 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   // What the heuristic and LP rounding give on their own (reported as the warm start).
   const double warm_start_cost =
       start_plan.feasible ? start_plan.cost_usd_per_hour : std::numeric_limits<double>::infinity();
-  std::lock_guard<std::mutex> lock(CbcMutex());
+  // Driver solves take turns (CbcMutex); one waiting for its turn gives up when its own stop
+  // strikes and returns its warm start.
+  std::unique_lock<std::timed_mutex> lock(CbcMutex(), std::defer_lock);
+  if (driver) {
+    while (!lock.try_lock_for(FleetStop::kCancelPollInterval)) {
+      if (stop.Expired()) break;
+    }
+  }
   // Bucketed demands: prove a bound on the pooled relaxation first (BuildModel), and round
   // its plan as another start. It gets up to half the time.
   double proven_bound = 0;
@@ -941,13 +1110,12 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   // Per [demand][bucket][choice]: the choice its slices go to when each pooled family is
   // served by its finest member (itself when not pooled; -1 when it cannot serve the bucket).
   std::vector<std::vector<std::vector<int>>> keep_of;
-  if (HasBuckets(pr)) {
+  if (HasBuckets(pr) && !stop.Expired()) {
     Model relaxed = BuildModel(pr, /*relaxed=*/true);
     OsiClpSolverInterface rsolver;
     LoadSolver(relaxed.m, rsolver);
-    const double budget = 0.5 * (options.time_limit_seconds - Seconds(start));
-    const CbcResult rr =
-        RunCbc(rsolver, budget, std::min(options.relative_gap, 1e-3), /*preprocess=*/false, {});
+    const CbcResult rr = RunCbc(rsolver, 0.5 * left(), std::min(options.relative_gap, 1e-3),
+                                /*full=*/false, driver, {}, stop);
     // An infeasible relaxation reports a huge bound; the exact model then has no plan either
     // and the bound is left to CBC there.
     if (std::isfinite(rr.bound) && rr.bound < 1e20) proven_bound = std::max(proven_bound, rr.bound);
@@ -1027,19 +1195,19 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     return s;
   };
   auto mipstart_of = [&](const FleetSolution& warm) {
-    std::vector<std::pair<std::string, double>> mipstart;
+    MipStart mipstart;
     if (!warm.feasible) return mipstart;
     for (size_t d = 0; d < nd; ++d) {
       const FleetDemand& dem = pr.demands[d];
       if (!dem.bucketed()) {
-        mipstart.emplace_back(m.names[model.z[d][warm.choice[d]]], 1.0);
+        mipstart.emplace_back(model.z[d][warm.choice[d]], 1.0);
         continue;
       }
       for (size_t r = 0; r < dem.bucket_choices.size(); ++r) {
-        mipstart.emplace_back(m.names[model.n[d][r]], warm.bucket_replicas[d][r]);
+        mipstart.emplace_back(model.n[d][r], warm.bucket_replicas[d][r]);
         for (size_t b = 0; b < dem.buckets.size(); ++b) {
           if (model.x[d][b][r] >= 0 && warm.bucket_slices[d][b][r] > 0) {
-            mipstart.emplace_back(m.names[model.x[d][b][r]], warm.bucket_slices[d][b][r]);
+            mipstart.emplace_back(model.x[d][b][r], warm.bucket_slices[d][b][r]);
           }
         }
       }
@@ -1047,10 +1215,10 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
     for (size_t t = 0; t < nt; ++t) {
       for (size_t k = 0; k < model.y[t].size(); ++k) {
         if (warm.pattern_counts[t][k] > 0) {
-          mipstart.emplace_back(m.names[model.y[t][k]], warm.pattern_counts[t][k]);
+          mipstart.emplace_back(model.y[t][k], warm.pattern_counts[t][k]);
         }
       }
-      mipstart.emplace_back(m.names[model.bought[t]],
+      mipstart.emplace_back(model.bought[t],
                             std::max(0, warm.Gpus(static_cast<int>(t)) - pr.gpu_types[t].owned));
     }
     return mipstart;
@@ -1126,8 +1294,8 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
         }
       }
     }
-    const CbcResult rr = RunCbc(restricted, 0.5 * (options.time_limit_seconds - Seconds(start)),
-                                options.relative_gap, /*preprocess=*/true, mipstart_of(warm));
+    const CbcResult rr = RunCbc(restricted, 0.5 * left(), options.relative_gap, /*full=*/true,
+                                driver, mipstart_of(warm), stop);
     if (!rr.values.empty()) {
       FleetSolution s = from_values(rr.values);
       s.method = "heuristic";  // a restricted search: no proof on its own
@@ -1149,8 +1317,8 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
         capped.setColUpper(model.n[d][r], std::round(relaxed_n[d][r]));
       }
     }
-    const CbcResult rr = RunCbc(capped, 0.3 * (options.time_limit_seconds - Seconds(start)),
-                                options.relative_gap, /*preprocess=*/true, {});
+    const CbcResult rr =
+        RunCbc(capped, 0.3 * left(), options.relative_gap, /*full=*/true, driver, {}, stop);
     if (!rr.values.empty()) {
       FleetSolution s = from_values(rr.values);
       s.method = "heuristic";
@@ -1165,12 +1333,12 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   // with 4 slices each) leave continuous slices a percent or so below the optimum; whole ones
   // close most of that, and pooling still keeps CBC off the ties between sizes.
   // (Without pools it would be the exact model itself: the full MIP below does that.)
-  if (any_pool && !close_enough() && options.time_limit_seconds - Seconds(start) > 0.05) {
+  if (any_pool && !close_enough() && left() > 0.05) {
     Model pooled = BuildModel(pr, /*relaxed=*/true, /*integer_slices=*/true);
     OsiClpSolverInterface psolver;
     LoadSolver(pooled.m, psolver);
-    const CbcResult rr = RunCbc(psolver, 0.5 * (options.time_limit_seconds - Seconds(start)),
-                                0.5 * options.relative_gap, /*preprocess=*/true, {});
+    const CbcResult rr =
+        RunCbc(psolver, 0.5 * left(), 0.5 * options.relative_gap, /*full=*/true, driver, {}, stop);
     if (std::isfinite(rr.bound) && rr.bound < 1e20 && rr.bound > proven_bound) {
       proven_bound = rr.bound;
       solver.addRow(objective_row(), proven_bound - 1e-6 - 1e-9 * proven_bound,
@@ -1183,8 +1351,8 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
   double bound = proven_bound;
   const bool skipped = close_enough();
   if (!skipped) {
-    const CbcResult rr = RunCbc(solver, options.time_limit_seconds - Seconds(start),
-                                options.relative_gap, /*preprocess=*/true, mipstart_of(start_plan));
+    const CbcResult rr = RunCbc(solver, left(), options.relative_gap, /*full=*/true, driver,
+                                mipstart_of(start_plan), stop);
     if (std::isfinite(rr.bound) && rr.bound < 1e20) bound = std::max(bound, rr.bound);
     proven = rr.proven;
     if (!rr.values.empty()) {
@@ -1204,6 +1372,9 @@ FleetSolution SolveFleet(const FleetProblem& pr, const FleetSolveOptions& option
                  : 0;
   if (skipped) best.method = "mip";
   best.optimal = best.feasible && (proven || best.gap <= options.relative_gap + 1e-12);
+  // Short of a proof, the search ended because the time (or the caller) stopped it.
+  best.time_limit_reached = best.feasible && !best.optimal;
+  best.cancelled = caller.Cancelled();
   best.solve_seconds = Seconds(start);
   return best;
 }

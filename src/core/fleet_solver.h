@@ -28,16 +28,26 @@
 //     slices raises the bound, and then the full MIP runs with the bound as a row
 //     (Σ price·bought >= bound) and the best plan as its start.
 //
-// Thread-safe: CBC's driver keeps static state, so solves are serialised by a mutex.
+// Stopping: the time limit covers the whole solve (heuristic, local search, LP roundings,
+// every CBC run); `stop` (fleet_stop.h) ends it earlier at the caller's deadline or when the
+// caller cancels. Every stage polls it, and CBC and CLP through event handlers, so the solve
+// returns within milliseconds with the best plan found so far (time_limit_reached, and
+// cancelled when the caller cancelled); with no plan yet, feasible is false.
+//
+// Thread-safe. CBC's driver (CbcMain1, options.cbc_driver) keeps process-wide state, so
+// driver solves take turns on a process-wide mutex (a waiting solve gives up when its stop
+// strikes); without the driver, solves run concurrently (see CbcMutex in fleet_solver.cc).
 #ifndef GPUFIT_CORE_FLEET_SOLVER_H_
 #define GPUFIT_CORE_FLEET_SOLVER_H_
 
 #include "core/fleet_problem.h"
+#include "core/fleet_stop.h"
 
 namespace gpufit::core {
 
-FleetSolution SolveFleetHeuristic(const FleetProblem& problem);
-FleetSolution SolveFleet(const FleetProblem& problem, const FleetSolveOptions& options = {});
+FleetSolution SolveFleetHeuristic(const FleetProblem& problem, const FleetStop& stop = {});
+FleetSolution SolveFleet(const FleetProblem& problem, const FleetSolveOptions& options = {},
+                         const FleetStop& stop = {});
 
 }  // namespace gpufit::core
 

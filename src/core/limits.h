@@ -47,6 +47,36 @@ inline constexpr double kMaxBucketWeight = 1e6;
 // Solver time a fleet request may ask for; gpufitd caps it further (--fleet-solve-seconds).
 inline constexpr double kMaxSolveSeconds = 3600;
 
+// --- Fleet problem size ---
+// A fleet plan is a mixed-integer program with about one integer column per (workload or
+// traffic bucket) x (GPU or MIG profile it may run on): its *cells*. CBC's memory and the time
+// to a good plan grow with them; bucketed cells cost most (continuous-slice relaxations and
+// several CBC runs: ~2 KB of CBC memory per column against ~1 KB for plain workloads, whose
+// dominated choices are also pruned first). Measured with bench/fleet_size_bench on the
+// default catalog, 10 s limit (README "Fleet size limits"): the largest request these
+// bounds allow peaks at a few tens of MB of solver memory. The counts below are far above
+// real fleets and bound the work done before the cells can be counted.
+//
+// Workloads in one fleet: the largest fleets have 1000.
+inline constexpr int kMaxFleetWorkloads = 1000;
+// Request-size buckets of one workload: Mélange's instances use 4x4 to 12x12 (144).
+inline constexpr int kMaxFleetBuckets = 256;
+// Slices each bucket's rate is cut into (Mélange uses 1-8).
+inline constexpr int kMaxSliceFactor = 64;
+// GPU types one fleet may buy (accelerators[], gpus[]); the default catalog has 8.
+inline constexpr int kMaxFleetGpuTypes = 64;
+// Measured capacities in one fleet: every workload measured on ten accelerators.
+inline constexpr int kMaxMeasuredCapacities = 10'000;
+// Cells: Σ over workloads of (buckets, or 1) x the fleet's GPUs and MIG profiles. 1000
+// plain workloads over the full default catalog (32 GPUs and profiles) are 32,000.
+inline constexpr int kMaxFleetCells = 32'768;
+// Of those, the cells of bucketed workloads: 256 buckets over the full catalog.
+inline constexpr int kMaxFleetBucketCells = 8'192;
+// Up to this many cells a fleet is *small*: CBC's full driver solves it (cuts and heuristics;
+// one such solve at a time in the process), and gpufitd runs it in the small-fleet lane.
+// Larger fleets get CBC's reentrant branch and bound and gpufitd's large-fleet lane.
+inline constexpr int kMaxSmallFleetCells = 4'096;
+
 // --- Hardware (catalog) ---
 // Upper bounds for catalog figures, ~100x today's largest (H200: 141 GB HBM3e, 4.8 TB/s,
 // 1,979 dense FP8 TFLOPS, 700 W, NVLink 900 GB/s; NVIDIA datasheets).

@@ -87,6 +87,7 @@ Flags (--flag=value and --flag value alike):
   --grpc-max-queued N           more calls waiting for a slot, each at most until its
                                 deadline or 5 s (default 128); past that RESOURCE_EXHAUSTED
   --grpc-max-streams N          KEDA StreamIsActive streams open at once (default 256)
+  --fleet-solve-seconds N       longest one PlanFleet call plans, whatever it asks (default 10)
   --http-threads N              HTTP connections served at once (default 8)
   --http-max-queued N           more connections waiting for a thread (default 64); past
                                 that POSTs get 503 + Retry-After (GETs are still answered)
@@ -125,6 +126,7 @@ constexpr FlagDef kFlags[] = {
     {"grpc-max-in-flight", true},
     {"grpc-max-queued", true},
     {"grpc-max-streams", true},
+    {"fleet-solve-seconds", true},
     {"http-threads", true},
     {"http-max-queued", true},
     {"help", false},
@@ -210,6 +212,8 @@ absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlag
     GPUFIT_ASSIGN_OR_RETURN(o.grpc_max_queued, IntFlag(name, value, 0));
   } else if (name == "grpc-max-streams") {
     GPUFIT_ASSIGN_OR_RETURN(o.grpc_max_streams, IntFlag(name, value, 1));
+  } else if (name == "fleet-solve-seconds") {
+    GPUFIT_ASSIGN_OR_RETURN(o.fleet_solve_seconds, IntFlag(name, value, 1));
   } else if (name == "http-threads") {
     GPUFIT_ASSIGN_OR_RETURN(o.http_threads, IntFlag(name, value, 1));
   } else if (name == "http-max-queued") {
@@ -340,6 +344,8 @@ Daemon::Daemon(DaemonOptions options, Logger* logger)
 
 Daemon::~Daemon() { Shutdown(); }
 
+const FleetLanes& Daemon::fleet_lanes() const { return service_->fleet_lanes(); }
+
 void Daemon::Install(std::shared_ptr<const config::ServiceConfig> config) {
   // Metrics first, so that calls on the new config find their children bound.
   metrics_.decisions().BindCatalog(config->catalog);
@@ -446,6 +452,7 @@ absl::Status Daemon::StartGrpc() {
       std::make_unique<Admission>("grpc-streams", AdmissionLimits{options_.grpc_max_streams, 0, {}},
                                   listener(metrics::AdmissionServer::kGrpcStream));
   service_->set_admission(grpc_admission_.get());
+  service_->set_fleet_solve_seconds(options_.fleet_solve_seconds);
   keda_->set_admission(grpc_admission_.get(), stream_admission_.get());
   autoscaling_->set_admission(grpc_admission_.get());
   grpc::ServerBuilder builder;
@@ -465,6 +472,13 @@ absl::Status Daemon::StartGrpc() {
   // Without this a second gpufitd on the same port would silently share it (SO_REUSEPORT).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  // No compressed requests: gRPC 1.51 inflates a whole message before it compares the result
+  // with the size limit (message_decompress_filter.cc), so 1 MB of gzip that inflates to 1 GiB
+  // costs a GiB before it is refused. With gzip and deflate off, the call is refused from its
+  // grpc-encoding header (UNIMPLEMENTED "Compression algorithm 'gzip' is disabled.") before
+  // any message is read. Responses are not compressed either; requests are small.
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
   builder.AddListeningPort(options_.grpc_address, credentials, &grpc_port_);
   builder.RegisterService(service_.get());
   builder.RegisterService(keda_.get());

@@ -21,6 +21,7 @@
 #include "metrics/workload_probe.h"
 #include "server/admission.h"
 #include "server/config_store.h"
+#include "server/fleet_lanes.h"
 #include "server/http_server.h"
 #include "server/logging.h"
 
@@ -91,8 +92,10 @@ struct DaemonOptions {
   int grpc_max_queued = 128;          // more waiting for a slot (at most until their deadline)
   int grpc_max_queue_wait_ms = 5000;  // longest a queued call waits (its deadline may cut it)
   int grpc_max_streams = 256;         // KEDA StreamIsActive streams open at once
-  int http_threads = 8;               // HTTP connections served at once
-  int http_max_queued = 64;           // more waiting for a thread
+  // The longest one PlanFleet call may plan, whatever it asks (kMaxFleetSolveSeconds).
+  int fleet_solve_seconds = 10;
+  int http_threads = 8;      // HTTP connections served at once
+  int http_max_queued = 64;  // more waiting for a thread
 };
 
 struct DaemonFlags {
@@ -144,6 +147,8 @@ class Daemon {
   const k8s::NodeWatcher* node_watcher() const { return node_watcher_.get(); }
   // Admission of unary gRPC calls (tests hold admitted calls on its hook).
   Admission& grpc_admission() { return *grpc_admission_; }
+  // PlanFleet's lanes (server/fleet_lanes.h); after Start().
+  const FleetLanes& fleet_lanes() const;
   HttpServer::Load http_load() const { return http_.load(); }
 
  private:

@@ -15,6 +15,7 @@
 #include "config/fleet_conversion.h"
 #include "config/proto_conversion.h"
 #include "core/fleet_planner.h"
+#include "core/fleet_stop.h"
 #include "core/placement.h"
 #include "core/resolved_workload.h"
 #include "core/status_macros.h"
@@ -36,6 +37,25 @@ absl::StatusOr<core::ResolvedWorkload> Resolve(const v1::Workload& proto,
 
 bool DeadlinePassed(const grpc::ServerContext& context) {
   return context.IsCancelled() || context.deadline() <= std::chrono::system_clock::now();
+}
+
+// PlanFleet after conversion: the request's time limit capped at `max_seconds` (the whole
+// call, core::PlanFleet), its errors in request field paths.
+absl::StatusOr<v1::PlanFleetResponse> PlanConvertedFleet(const config::ServiceConfig& config,
+                                                         core::FleetRequest fleet,
+                                                         double max_seconds,
+                                                         const core::FleetStop& stop) {
+  const core::Catalog& catalog = *config.catalog;
+  fleet.solve.time_limit_seconds = std::min(fleet.solve.time_limit_seconds, max_seconds);
+  if (!(fleet.solve.time_limit_seconds > 0)) {
+    return absl::DeadlineExceededError("no time left to plan the fleet before the deadline");
+  }
+  absl::StatusOr<core::FleetPlan> plan = core::PlanFleet(fleet, catalog, stop);
+  if (!plan.ok()) return config::FleetStatusToProtoPaths(plan.status(), "fleet");
+  v1::PlanFleetResponse response;
+  *response.mutable_plan() = config::ToProto(*plan);
+  response.set_catalog_version(catalog.version());
+  return response;
 }
 
 // Counts one PlanFleet answer: the plan's figures when there is one, else why there is none.
@@ -148,26 +168,9 @@ v1::GetCatalogResponse GetCatalog(const config::ServiceConfig& config) {
 
 absl::StatusOr<v1::PlanFleetResponse> PlanFleet(const config::ServiceConfig& config,
                                                 const v1::PlanFleetRequest& request,
-                                                double max_seconds) {
-  const core::Catalog& catalog = *config.catalog;
+                                                double max_seconds, const core::FleetStop& stop) {
   GPUFIT_ASSIGN_OR_RETURN(core::FleetRequest fleet, config::FromProto(request.fleet(), "fleet"));
-  // core::PlanFleet spends the time limit on the plan and a quarter of it on each GPU type's
-  // single-type comparison fleet.
-  size_t types = fleet.accelerators.size();
-  if (types == 0) {
-    for (const core::Accelerator& a : catalog.accelerators()) types += a.is_mig_slice() ? 0 : 1;
-  }
-  const double share = std::max(0.0, max_seconds) / (1.0 + static_cast<double>(types) / 4.0);
-  // CBC needs a few tens of milliseconds to do anything; below that only the heuristic runs.
-  constexpr double kMinSolveSeconds = 0.05;
-  fleet.solve.time_limit_seconds = std::max(
-      kMinSolveSeconds, std::min({fleet.solve.time_limit_seconds, kMaxFleetSolveSeconds, share}));
-  absl::StatusOr<core::FleetPlan> plan = core::PlanFleet(fleet, catalog);
-  if (!plan.ok()) return config::FleetStatusToProtoPaths(plan.status(), "fleet");
-  v1::PlanFleetResponse response;
-  *response.mutable_plan() = config::ToProto(*plan);
-  response.set_catalog_version(catalog.version());
-  return response;
+  return PlanConvertedFleet(config, std::move(fleet), max_seconds, stop);
 }
 
 PlacementServiceImpl::PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
@@ -252,27 +255,33 @@ grpc::Status PlacementServiceImpl::SolveFleet(grpc::ServerContext* context,
                                               const v1::PlanFleetRequest* request,
                                               v1::PlanFleetResponse* response) {
   return Run(metrics::GrpcMethod::kPlanFleet, context, [&](const config::ServiceConfig& config) {
+    // Converted first: the size checks (core/limits.h) refuse an oversized fleet before it
+    // waits for anything, and the lane depends on the size.
+    absl::StatusOr<core::FleetRequest> fleet = config::FromProto(request->fleet(), "fleet");
+    if (!fleet.ok()) return fleet.status();
+    const int64_t cells = core::MeasureFleet(*fleet, *config.catalog).cells;
+    absl::StatusOr<FleetLanes::Ticket> ticket =
+        fleet_lanes_.Enter(FleetLanes::LaneFor(cells), cells, context->deadline(),
+                           [context] { return context->IsCancelled(); });
+    if (!ticket.ok()) return ticket.status();
     // Seconds until the call's deadline; a call without one (gRPC's infinite future) gets the
-    // caps. Computed in double seconds: the infinite deadline overflows duration arithmetic.
+    // cap. Computed in double seconds: the infinite deadline overflows duration arithmetic.
     const double left =
         std::chrono::duration<double>(context->deadline() - std::chrono::system_clock::now())
             .count();
-    const double wait = std::min(kMaxFleetWaitSeconds, std::max(0.0, left));
-    std::unique_lock<std::timed_mutex> lock(fleet_solver_, std::defer_lock);
-    if (!lock.try_lock_for(std::chrono::duration<double>(wait))) {
-      return absl::UnavailableError(absl::StrCat(
-          "fleet solver busy with other PlanFleet calls for ", absl::StrFormat("%.1f", wait),
-          " s (the call's deadline or the server's wait limit); retry with backoff"));
-    }
-    const double after =
-        std::chrono::duration<double>(context->deadline() - std::chrono::system_clock::now())
-            .count();
     // Leave a tenth of what is left (at least 50 ms) to convert and send the answer.
-    const double budget = std::min(2 * kMaxFleetSolveSeconds, after - std::max(0.05, 0.1 * after));
+    const double budget = std::min(fleet_solve_seconds_, left - std::max(0.05, 0.1 * left));
     if (budget <= 0) {
       return absl::DeadlineExceededError("deadline exceeded while waiting for the fleet solver");
     }
-    absl::StatusOr<v1::PlanFleetResponse> result = server::PlanFleet(config, *request, budget);
+    // The core stops at the budget's end or as soon as the client cancels (or its deadline
+    // passes: gRPC cancels the call then), and returns the best plan found by then.
+    const core::FleetStop stop(core::FleetStop::Clock::now() +
+                                   std::chrono::duration_cast<core::FleetStop::Clock::duration>(
+                                       std::chrono::duration<double>(budget)),
+                               [context] { return context->IsCancelled(); });
+    absl::StatusOr<v1::PlanFleetResponse> result =
+        PlanConvertedFleet(config, *std::move(fleet), budget, stop);
     if (!result.ok()) return result.status();
     *response = *std::move(result);
     return absl::OkStatus();

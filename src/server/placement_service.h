@@ -7,17 +7,18 @@
 #define GPUFIT_SERVER_PLACEMENT_SERVICE_H_
 
 #include <chrono>
-#include <mutex>
 
 #include "absl/status/statusor.h"
 #include "config/service_config.h"
 #include "core/decision.h"
+#include "core/fleet_stop.h"
 #include "gpufit/v1/placement_service.grpc.pb.h"
 #include "metrics/decision_probe.h"
 #include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
 #include "server/admission.h"
 #include "server/config_store.h"
+#include "server/fleet_lanes.h"
 
 namespace gpufit::server {
 
@@ -31,22 +32,22 @@ absl::StatusOr<gpufit::v1::PredictResponse> Predict(const config::ServiceConfig&
                                                     const gpufit::v1::PredictRequest& request);
 gpufit::v1::GetCatalogResponse GetCatalog(const config::ServiceConfig& config);
 
-// Upper bound on one PlanFleet call's solver time limit, whatever the request asks: a call
-// occupies the (single) solver for up to about twice this (the plan, then the single-type
-// comparison fleets). 10 s solves the 1000-workload fleets (bench/fleet_bench.cc).
+// Default upper bound on one whole PlanFleet call (building the problem, the plan and the
+// single-type comparison fleets), whatever the request asks (gpufitd --fleet-solve-seconds).
+// 10 s plans the largest fleets core/limits.h allows, e.g. the 1000 workloads over the
+// full catalog (bench/fleet_size_bench.cc).
 inline constexpr double kMaxFleetSolveSeconds = 10.0;
-// How long a PlanFleet call waits for the solver when its deadline allows longer (or it has
-// none): past this the solver is overloaded and UNAVAILABLE tells the client to back off.
-inline constexpr double kMaxFleetWaitSeconds = 30.0;
 
-// `max_seconds` bounds the whole call (plan and single-type comparisons); the solver's time
-// limit is min(request, kMaxFleetSolveSeconds, its share of max_seconds). Not serialised:
-// callers that may run concurrently serialise calls (CBC is not thread-safe; the core also
-// locks). Errors: INVALID_ARGUMENT / NOT_FOUND with request field paths
-// ("fleet.workloads[1].workload.model: ..."), FAILED_PRECONDITION when no fleet can serve.
+// `max_seconds` bounds the whole call: the request's time limit is capped at it, and the core
+// spends it on the plan and the single-type comparisons. `stop` ends it earlier (the call's
+// deadline, the client cancelling). Not admission-controlled: the service admits by size
+// (FleetLanes). Errors: INVALID_ARGUMENT / NOT_FOUND with request field paths
+// ("fleet.workloads[1].workload.model: ..."), FAILED_PRECONDITION when no fleet can serve,
+// DEADLINE_EXCEEDED / CANCELLED when stopped before any plan exists.
 absl::StatusOr<gpufit::v1::PlanFleetResponse> PlanFleet(const config::ServiceConfig& config,
                                                         const gpufit::v1::PlanFleetRequest& request,
-                                                        double max_seconds = kMaxFleetSolveSeconds);
+                                                        double max_seconds = kMaxFleetSolveSeconds,
+                                                        const core::FleetStop& stop = {});
 
 class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service {
  public:
@@ -58,6 +59,9 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   // Calls past `admission`'s limits get RESOURCE_EXHAUSTED (not owned; null = no limit).
   // Before serving.
   void set_admission(Admission* admission) { admission_ = admission; }
+  // The longest one PlanFleet call may plan (kMaxFleetSolveSeconds by default). Before serving.
+  void set_fleet_solve_seconds(double seconds) { fleet_solve_seconds_ = seconds; }
+  const FleetLanes& fleet_lanes() const { return fleet_lanes_; }
 
   grpc::Status Place(grpc::ServerContext* context, const gpufit::v1::PlaceRequest* request,
                      gpufit::v1::PlaceResponse* response) override;
@@ -66,8 +70,10 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   grpc::Status GetCatalog(grpc::ServerContext* context,
                           const gpufit::v1::GetCatalogRequest* request,
                           gpufit::v1::GetCatalogResponse* response) override;
-  // One solve at a time: waits for the solver until the call's deadline (at most
-  // kMaxFleetWaitSeconds), else UNAVAILABLE; solves within what is left of the deadline.
+  // Admitted by size (FleetLanes): a small fleet waits for the small lane until the call's
+  // deadline (at most kMaxFleetWaitSeconds), else UNAVAILABLE; a large fleet gets the large
+  // lane at once or RESOURCE_EXHAUSTED. Then plans within what is left of the deadline (at most
+  // the fleet solve seconds) and stops when the client cancels.
   grpc::Status PlanFleet(grpc::ServerContext* context, const gpufit::v1::PlanFleetRequest* request,
                          gpufit::v1::PlanFleetResponse* response) override;
 
@@ -83,7 +89,8 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   metrics::DecisionProbe* decision_probe_;
   Admission* admission_ = nullptr;
   metrics::FleetProbe* fleet_probe_;
-  std::timed_mutex fleet_solver_;  // held for a whole PlanFleet solve
+  double fleet_solve_seconds_ = kMaxFleetSolveSeconds;
+  FleetLanes fleet_lanes_;
 };
 
 }  // namespace gpufit::server

@@ -1,13 +1,24 @@
-// Fleet planning core: MIG geometry against an independent placement table, and exact MIP
-// results on small fleets against exhaustive search.
+// Fleet planning core: MIG geometry against an independent placement table, exact MIP
+// results on small fleets against exhaustive search, size limits, and stopping (deadline,
+// cancellation from another thread) with the best plan so far.
+#include <atomic>
+#include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/fleet_mig.h"
+#include "core/fleet_planner.h"
 #include "core/fleet_solver.h"
+#include "core/limits.h"
 #include "core/mig_checker.h"
+#include "core/placement.h"
+#include "core/resolved_workload.h"
+#include "core/test_catalog.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gpufit::core {
@@ -259,6 +270,238 @@ TEST(FleetSolverTest, OwnedGpusAndLimits) {
   EXPECT_NEAR(s.cost_usd_per_hour, 0.5 + 1.79, 1e-9);
   EXPECT_EQ(s.Gpus(0), 1);
   EXPECT_EQ(s.Gpus(1), 2);
+}
+
+// A bucketed fleet CBC cannot close to a zero gap for a long time: many request-size buckets
+// whose capacities on the A100's MIG slices nearly tie with the whole GPU (as in Mélange).
+FleetProblem HardBucketedProblem(int buckets, int slice_factor) {
+  std::mt19937 rng(5);
+  auto uniform = [&](double lo, double hi) {
+    return lo + (hi - lo) * static_cast<double>(rng() % 100000) / 100000.0;
+  };
+  const std::vector<MigProfile> profiles = {
+      {"1g.10gb", 1, 1, 7}, {"2g.20gb", 2, 2, 3}, {"3g.40gb", 3, 4, 2}};
+  FleetProblem pr;
+  pr.gpu_types = {{"l4", 0.7, 0, -1, {}, {}},
+                  {"a100", 3.67, 0, -1, profiles, EnumerateMigPatterns(profiles)}};
+  pr.resources = {{0, -1, "l4"}, {1, -1, "a100"}, {1, 0, "1g"}, {1, 1, "2g"}, {1, 2, "3g"}};
+  FleetDemand dem;
+  dem.name = "bucketed";
+  dem.slice_factor = slice_factor;
+  for (int r = 0; r < 5; ++r) dem.bucket_choices.push_back({r, 1, 0});
+  for (int b = 0; b < buckets; ++b) {
+    const double a100 = uniform(1.5, 6);
+    FleetBucket bucket;
+    bucket.name = "b" + std::to_string(b);
+    bucket.requests_per_second = uniform(0.5, 9);
+    bucket.capacity = {uniform(0.1, 1.5), a100};
+    for (int k : {1, 2, 3}) bucket.capacity.push_back(std::round(a100 * k / 7 * 100) / 100);
+    dem.buckets.push_back(bucket);
+  }
+  pr.demands = {dem, dem};
+  pr.demands[1].name = "bucketed-2";
+  return pr;
+}
+
+// Cancellation reaches the core: another thread flips the caller's flag while SolveFleet works
+// on a problem it would take its whole minute over, and the solve returns its best plan so
+// far, marked cancelled, instead of running to its time limit.
+TEST(FleetSolverTest, CancelFromAnotherThreadReturnsTheBestPlanSoFar) {
+  const FleetProblem pr = HardBucketedProblem(48, 8);
+  for (const bool driver : {true, false}) {
+    FleetSolveOptions options;
+    options.relative_gap = 0;
+    options.time_limit_seconds = 60;
+    options.cbc_driver = driver;
+    std::atomic<bool> cancelled{false};
+    const FleetStop stop(FleetStop::Clock::time_point::max(), [&] { return cancelled.load(); });
+    auto solve = std::async(std::launch::async, [&] { return SolveFleet(pr, options, stop); });
+    // Cancel once the solve is well under way (it needs far longer than this to finish).
+    EXPECT_EQ(solve.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout)
+        << "solved before it could be cancelled; make the problem harder";
+    cancelled = true;
+    // A bound that fails only if the cancellation is ignored: half the time limit.
+    ASSERT_EQ(solve.wait_for(std::chrono::seconds(30)), std::future_status::ready) << driver;
+    const FleetSolution s = solve.get();
+    EXPECT_TRUE(s.cancelled) << driver;
+    EXPECT_TRUE(s.time_limit_reached) << driver;
+    EXPECT_FALSE(s.optimal) << driver;
+    // The best plan so far: at least the heuristic's, complete and consistent.
+    ASSERT_TRUE(s.feasible) << driver;
+    EXPECT_LE(s.cost_usd_per_hour, s.heuristic_cost_usd_per_hour + 1e-9) << driver;
+    EXPECT_NEAR(FleetCost(pr, s), s.cost_usd_per_hour, 1e-9) << driver;
+    for (size_t d = 0; d < pr.demands.size(); ++d) {
+      for (size_t b = 0; b < pr.demands[d].buckets.size(); ++b) {
+        int slices = 0;
+        for (int n : s.bucket_slices[d][b]) slices += n;
+        EXPECT_EQ(slices, pr.demands[d].slice_factor) << driver << " " << d << " " << b;
+      }
+    }
+  }
+}
+
+// The caller's deadline cuts a solve short the same way, with the best plan so far.
+TEST(FleetSolverTest, DeadlineEndsTheSolveWithTheBestPlanSoFar) {
+  const FleetProblem pr = HardBucketedProblem(48, 8);
+  FleetSolveOptions options;
+  options.relative_gap = 0;
+  options.time_limit_seconds = 60;
+  options.cbc_driver = false;
+  const FleetStop stop(FleetStop::Clock::now() + std::chrono::milliseconds(500), nullptr);
+  const FleetSolution s = SolveFleet(pr, options, stop);
+  EXPECT_TRUE(s.feasible);
+  EXPECT_TRUE(s.time_limit_reached);
+  EXPECT_FALSE(s.cancelled);
+  EXPECT_LT(s.solve_seconds, 30);  // fails only if the deadline is ignored
+}
+
+// CBC without its driver keeps no process-wide state: solves on two threads at once give the
+// answers they give one after the other.
+TEST(FleetSolverTest, SolvesWithoutTheDriverRunConcurrently) {
+  std::vector<FleetProblem> problems;
+  for (int i = 0; i < 4; ++i) problems.push_back(HardBucketedProblem(3 + i, 2));
+  FleetSolveOptions options;
+  options.relative_gap = 0;
+  options.time_limit_seconds = 30;
+  options.cbc_driver = false;
+  std::vector<double> alone;
+  for (const FleetProblem& pr : problems) {
+    const FleetSolution s = SolveFleet(pr, options);
+    ASSERT_TRUE(s.optimal);
+    alone.push_back(s.cost_usd_per_hour);
+  }
+  std::vector<std::future<FleetSolution>> together;
+  for (const FleetProblem& pr : problems) {
+    together.push_back(std::async(std::launch::async, [&] { return SolveFleet(pr, options); }));
+  }
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const FleetSolution s = together[i].get();
+    EXPECT_TRUE(s.optimal) << i;
+    EXPECT_NEAR(s.cost_usd_per_hour, alone[i], 1e-9) << i;
+  }
+}
+
+FleetRequest ChatFleet(int workloads) {
+  FleetRequest req;
+  for (int i = 0; i < workloads; ++i) {
+    Workload w = testing::ChatWorkload(1 + (i * 13) % 60);
+    w.name = "chat-" + std::to_string(i);
+    w.traffic.output_tokens = 64 << (i % 4);
+    req.workloads.push_back({w, std::nullopt});
+  }
+  req.solve.relative_gap = 0;
+  req.solve.time_limit_seconds = 30;
+  return req;
+}
+
+// Dropping dominated choices keeps the optimum: the same fleets with every feasible option of
+// core::Place as a choice (as before the pruning) cost the same.
+TEST(FleetPlannerTest, DominatedChoicesArePrunedWithoutChangingTheOptimum) {
+  const Catalog catalog = testing::TestCatalog();
+  for (int workloads : {3, 6, 9}) {
+    const FleetRequest req = ChatFleet(workloads);
+    absl::StatusOr<FleetProblem> pruned = BuildFleetProblem(req, catalog);
+    ASSERT_TRUE(pruned.ok()) << pruned.status();
+    FleetProblem full = *pruned;
+    size_t kept = 0, all = 0;
+    for (size_t d = 0; d < full.demands.size(); ++d) {
+      kept += full.demands[d].choices.size();
+      full.demands[d].choices.clear();
+      const ResolvedWorkload w = ResolveWorkload(req.workloads[d].workload, catalog).value();
+      for (const Option& o : Place(w, catalog).options) {
+        if (!o.feasible) continue;
+        for (size_t r = 0; r < full.resources.size(); ++r) {
+          if (full.resources[r].accelerator == o.accelerator->id) {
+            full.demands[d].choices.push_back(
+                {static_cast<int>(r), o.gpus_per_replica, o.replicas});
+          }
+        }
+      }
+      all += full.demands[d].choices.size();
+    }
+    EXPECT_LT(kept, all) << workloads;  // something was pruned
+    FleetSolveOptions options;
+    options.relative_gap = 0;
+    options.time_limit_seconds = 30;
+    const FleetSolution a = SolveFleet(*pruned, options);
+    const FleetSolution b = SolveFleet(full, options);
+    ASSERT_TRUE(a.optimal && b.optimal) << workloads;
+    EXPECT_NEAR(a.cost_usd_per_hour, b.cost_usd_per_hour, 1e-9) << workloads;
+  }
+}
+
+// Each size bound of core/limits.h, named in the error, before anything is placed.
+TEST(FleetPlannerTest, SizeLimitsNameTheField) {
+  const Catalog catalog = testing::TestCatalog();  // L4 and A100 with 4 MIG profiles: 6 each
+  struct Case {
+    std::string message;
+    std::function<void(FleetRequest&)> mutate;
+  };
+  const BucketedTraffic buckets{10, std::vector<TrafficBucket>(32, {512, 256, 1}), 4};
+  const std::vector<Case> cases = {
+      {"workloads: at most 1000 (got 1001)",
+       [](FleetRequest& r) { r = ChatFleet(kMaxFleetWorkloads + 1); }},
+      {"workloads[0].buckets.distribution: at most 256 (got 257)",
+       [](FleetRequest& r) {
+         r.workloads[0].buckets =
+             BucketedTraffic{10, std::vector<TrafficBucket>(257, {512, 256, 1}), 4};
+       }},
+      {"workloads[0].buckets.slice_factor: must be in 1..64 (got 65)",
+       [&](FleetRequest& r) {
+         r.workloads[0].buckets = buckets;
+         r.workloads[0].buckets->slice_factor = 65;
+       }},
+      {"accelerators: at most 64 (got 65)",
+       [](FleetRequest& r) { r.accelerators.assign(kMaxFleetGpuTypes + 1, "l4"); }},
+      {"gpus: at most 64 (got 65)",
+       [](FleetRequest& r) {
+         r.gpus.assign(kMaxFleetGpuTypes + 1, {"l4", -1, 0, -1});
+       }},
+      {"measured: at most 10000 (got 10001)",
+       [](FleetRequest& r) {
+         r.measured.assign(kMaxMeasuredCapacities + 1, {"chat-0", -1, "l4", 0, 1, 0, ""});
+       }},
+      // 1000 x 32 buckets x 6 GPUs and profiles.
+      {"workloads: too large to plan in one solve: 192000 cells",
+       [&](FleetRequest& r) {
+         r = ChatFleet(kMaxFleetWorkloads);
+         for (FleetWorkload& w : r.workloads) w.buckets = buckets;
+       }},
+      // 6 x 256 buckets x 6.
+      {"workloads: too many traffic buckets to plan in one solve: 9216 bucket cells",
+       [](FleetRequest& r) {
+         r = ChatFleet(6);
+         for (FleetWorkload& w : r.workloads) {
+           w.buckets = BucketedTraffic{10, std::vector<TrafficBucket>(256, {512, 256, 1}), 4};
+         }
+       }},
+  };
+  for (const Case& c : cases) {
+    FleetRequest req = ChatFleet(2);
+    c.mutate(req);
+    const absl::StatusOr<FleetPlan> plan = PlanFleet(req, catalog);
+    ASSERT_FALSE(plan.ok()) << c.message;
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(std::string(plan.status().message()), ::testing::StartsWith(c.message));
+  }
+  // At the bounds: 1000 plain workloads (6,000 cells) plan.
+  const absl::StatusOr<FleetPlan> plan = PlanFleet(ChatFleet(kMaxFleetWorkloads), catalog);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->workloads.size(), static_cast<size_t>(kMaxFleetWorkloads));
+}
+
+// PlanFleet's time limit covers the whole call: with no time for the plan's search (a
+// deadline already past when the solve starts) there is no plan, and the error says so.
+TEST(FleetPlannerTest, PastDeadlineIsDeadlineExceededOrCancelled) {
+  const Catalog catalog = testing::TestCatalog();
+  const FleetStop expired(FleetStop::Clock::now(), nullptr);
+  absl::StatusOr<FleetPlan> plan = PlanFleet(ChatFleet(3), catalog, expired);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kDeadlineExceeded) << plan.status();
+  EXPECT_THAT(std::string(plan.status().message()),
+              ::testing::StartsWith("solver.time_limit_seconds: "));
+  const FleetStop cancelled(FleetStop::Clock::time_point::max(), [] { return true; });
+  plan = PlanFleet(ChatFleet(3), catalog, cancelled);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kCancelled) << plan.status();
 }
 
 }  // namespace
