@@ -81,6 +81,8 @@ func runUp(args []string) int {
 		return 2
 	}
 
+	// Until start returns, SIGTERM/SIGINT keep their default action (exit at once): the
+	// children die with this process (Pdeathsig) and etcd is in it, so nothing is left behind.
 	s := &supervisor{dataDir: dir, fatal: make(chan error, 4)}
 	defer s.shutdown()
 	if err := s.start(*schedulerConfig, *extenderURLPrefix, *noScheduler, *controlAddress,
@@ -104,7 +106,7 @@ func runUp(args []string) int {
 
 // supervisor owns etcd (in-process), the kube-apiserver and kube-scheduler child processes
 // and the control endpoint. The control handlers may run concurrently; mu serialises every
-// change to the API server process.
+// change to the API server process (GET /status waits while a restart is in progress).
 type supervisor struct {
 	dataDir string
 	fatal   chan error // an unexpected child exit; read by runUp
@@ -194,7 +196,7 @@ func (s *supervisor) start(schedulerConfig, extenderURLPrefix string, noSchedule
 			extenderURLPrefix); err != nil {
 			return err
 		}
-		s.scheduler = &child{
+		scheduler := &child{
 			name: "kube-scheduler",
 			args: append([]string{
 				"--config=" + state.SchedulerConfig,
@@ -205,9 +207,10 @@ func (s *supervisor) start(schedulerConfig, extenderURLPrefix string, noSchedule
 			logPath: filepath.Join(s.dataDir, "kube-scheduler.log"),
 			fatal:   s.fatal,
 		}
-		if err := s.scheduler.start(); err != nil {
+		if err := scheduler.start(); err != nil {
 			return err
 		}
+		s.scheduler = scheduler
 	}
 
 	if state.ControlURL, err = s.serveControl(controlAddress); err != nil {
