@@ -40,6 +40,22 @@ std::optional<Admission::Permit> Admission::TryAcquire() {
   return Permit(this);
 }
 
+absl::StatusOr<Admission::Permit> Admission::AcquireNow() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_flight_ >= limits_.max_in_flight) {
+      if (listener_.shed) listener_.shed("queue_full");
+      return absl::ResourceExhaustedError(
+          absl::StrCat(name_, " overloaded: ", in_flight_, " calls in progress (--", name_,
+                       "-max-in-flight=", limits_.max_in_flight, "); retry with backoff"));
+    }
+    ++in_flight_;
+    Notify();
+  }
+  if (admitted_hook_) admitted_hook_();
+  return Permit(this);
+}
+
 absl::StatusOr<Admission::Permit> Admission::Acquire(std::chrono::system_clock::time_point deadline,
                                                      const std::function<bool()>& cancelled) {
   {

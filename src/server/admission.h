@@ -64,6 +64,10 @@ class Admission {
 
   // Non-blocking: a permit if a slot is free, else nullopt (nothing is counted as shed).
   std::optional<Permit> TryAcquire();
+  // Non-blocking, for calls that must not wait (they run on gRPC's callback threads): a
+  // permit if a slot is free, else RESOURCE_EXHAUSTED naming the limit, counted as shed
+  // ("queue_full"). Runs the admitted hook like Acquire.
+  absl::StatusOr<Permit> AcquireNow();
 
   // A permit now if a slot is free; else waits in the queue, if it has room, until a slot
   // frees up, `deadline` or max_queue_wait passes, or `cancelled` (optional, polled) says

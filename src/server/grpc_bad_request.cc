@@ -24,7 +24,11 @@ class BadRequestInterceptor final : public grpc::experimental::Interceptor {
     if (unreadable_ &&
         methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+      // The sync API answers INTERNAL, the callback API (Place, Predict) UNIMPLEMENTED, both
+      // without a message.
+      if ((status.error_code() == grpc::StatusCode::INTERNAL ||
+           status.error_code() == grpc::StatusCode::UNIMPLEMENTED) &&
+          status.error_message().empty()) {
         methods->ModifySendStatus(
             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                          absl::StrCat("request: not a valid message for ", method_,

@@ -1,5 +1,6 @@
 // gRPC answers a request it cannot deserialize (most often a proto3 string that is not
-// UTF-8, which C++ clients can still send) with INTERNAL and an empty message, before any
+// UTF-8, which C++ clients can still send) with INTERNAL (sync methods) or UNIMPLEMENTED
+// (callback methods) and an empty message, before any
 // gpufit code runs: to the client that reads as a server bug. This server interceptor turns
 // exactly that case into INVALID_ARGUMENT naming the method and the likely cause.
 #ifndef GPUFIT_SERVER_GRPC_BAD_REQUEST_H_

@@ -35,7 +35,7 @@ absl::StatusOr<core::ResolvedWorkload> Resolve(const v1::Workload& proto,
   return core::ResolveWorkload(workload, catalog, kWorkloadField);
 }
 
-bool DeadlinePassed(const grpc::ServerContext& context) {
+bool DeadlinePassed(const grpc::ServerContextBase& context) {
   return context.IsCancelled() || context.deadline() <= std::chrono::system_clock::now();
 }
 
@@ -182,14 +182,18 @@ PlacementServiceImpl::PlacementServiceImpl(const ConfigStore* store, metrics::Gr
       fleet_probe_(fleet_probe) {}
 
 template <typename Fn>
-grpc::Status PlacementServiceImpl::Run(metrics::GrpcMethod method, grpc::ServerContext* context,
-                                       Fn fn) {
+grpc::Status PlacementServiceImpl::Run(metrics::GrpcMethod method, grpc::ServerContextBase* context,
+                                       bool wait, Fn fn) {
   const auto start = std::chrono::steady_clock::now();
   absl::Status status;
   if (DeadlinePassed(*context)) {
     // The client has given up: computing the answer would only cost CPU.
     status = absl::DeadlineExceededError("deadline exceeded before the call was handled");
-  } else if (absl::StatusOr<Admission::Permit> permit = AdmitCall(admission_, *context);
+  } else if (absl::StatusOr<Admission::Permit> permit =
+                 admission_ == nullptr ? Admission::Unlimited()
+                 : wait                ? admission_->Acquire(context->deadline(),
+                                                             [context] { return context->IsCancelled(); })
+                                       : admission_->AcquireNow();
              !permit.ok()) {
     status = permit.status();
   } else {
@@ -210,37 +214,46 @@ grpc::Status PlacementServiceImpl::Run(metrics::GrpcMethod method, grpc::ServerC
   return result;
 }
 
-grpc::Status PlacementServiceImpl::Place(grpc::ServerContext* context,
-                                         const v1::PlaceRequest* request,
-                                         v1::PlaceResponse* response) {
-  return Run(metrics::GrpcMethod::kPlace, context, [&](const config::ServiceConfig& config) {
-    core::Decision decision;
-    absl::StatusOr<v1::PlaceResponse> result = server::Place(config, *request, &decision);
-    if (!result.ok()) return result.status();
-    decision_probe_->RecordPlace(*config.catalog, decision);
-    *response = *std::move(result);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* PlacementServiceImpl::Place(grpc::CallbackServerContext* context,
+                                                      const v1::PlaceRequest* request,
+                                                      v1::PlaceResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(Run(metrics::GrpcMethod::kPlace, context, /*wait=*/false,
+                      [&](const config::ServiceConfig& config) {
+                        core::Decision decision;
+                        absl::StatusOr<v1::PlaceResponse> result =
+                            server::Place(config, *request, &decision);
+                        if (!result.ok()) return result.status();
+                        decision_probe_->RecordPlace(*config.catalog, decision);
+                        *response = *std::move(result);
+                        return absl::OkStatus();
+                      }));
+  return reactor;
 }
 
-grpc::Status PlacementServiceImpl::Predict(grpc::ServerContext* context,
-                                           const v1::PredictRequest* request,
-                                           v1::PredictResponse* response) {
-  return Run(metrics::GrpcMethod::kPredict, context, [&](const config::ServiceConfig& config) {
-    absl::StatusOr<v1::PredictResponse> result = server::Predict(config, *request);
-    if (!result.ok()) return result.status();
-    *response = *std::move(result);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* PlacementServiceImpl::Predict(grpc::CallbackServerContext* context,
+                                                        const v1::PredictRequest* request,
+                                                        v1::PredictResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(Run(metrics::GrpcMethod::kPredict, context, /*wait=*/false,
+                      [&](const config::ServiceConfig& config) {
+                        absl::StatusOr<v1::PredictResponse> result =
+                            server::Predict(config, *request);
+                        if (!result.ok()) return result.status();
+                        *response = *std::move(result);
+                        return absl::OkStatus();
+                      }));
+  return reactor;
 }
 
 grpc::Status PlacementServiceImpl::GetCatalog(grpc::ServerContext* context,
                                               const v1::GetCatalogRequest* request,
                                               v1::GetCatalogResponse* response) {
-  return Run(metrics::GrpcMethod::kGetCatalog, context, [&](const config::ServiceConfig& config) {
-    *response = server::GetCatalog(config);
-    return absl::OkStatus();
-  });
+  return Run(metrics::GrpcMethod::kGetCatalog, context, /*wait=*/true,
+             [&](const config::ServiceConfig& config) {
+               *response = server::GetCatalog(config);
+               return absl::OkStatus();
+             });
 }
 
 grpc::Status PlacementServiceImpl::PlanFleet(grpc::ServerContext* context,
@@ -254,38 +267,41 @@ grpc::Status PlacementServiceImpl::PlanFleet(grpc::ServerContext* context,
 grpc::Status PlacementServiceImpl::SolveFleet(grpc::ServerContext* context,
                                               const v1::PlanFleetRequest* request,
                                               v1::PlanFleetResponse* response) {
-  return Run(metrics::GrpcMethod::kPlanFleet, context, [&](const config::ServiceConfig& config) {
-    // Converted first: the size checks (core/limits.h) refuse an oversized fleet before it
-    // waits for anything, and the lane depends on the size.
-    absl::StatusOr<core::FleetRequest> fleet = config::FromProto(request->fleet(), "fleet");
-    if (!fleet.ok()) return fleet.status();
-    const int64_t cells = core::MeasureFleet(*fleet, *config.catalog).cells;
-    absl::StatusOr<FleetLanes::Ticket> ticket =
-        fleet_lanes_.Enter(FleetLanes::LaneFor(cells), cells, context->deadline(),
-                           [context] { return context->IsCancelled(); });
-    if (!ticket.ok()) return ticket.status();
-    // Seconds until the call's deadline; a call without one (gRPC's infinite future) gets the
-    // cap. Computed in double seconds: the infinite deadline overflows duration arithmetic.
-    const double left =
-        std::chrono::duration<double>(context->deadline() - std::chrono::system_clock::now())
-            .count();
-    // Leave a tenth of what is left (at least 50 ms) to convert and send the answer.
-    const double budget = std::min(fleet_solve_seconds_, left - std::max(0.05, 0.1 * left));
-    if (budget <= 0) {
-      return absl::DeadlineExceededError("deadline exceeded while waiting for the fleet solver");
-    }
-    // The core stops at the budget's end or as soon as the client cancels (or its deadline
-    // passes: gRPC cancels the call then), and returns the best plan found by then.
-    const core::FleetStop stop(core::FleetStop::Clock::now() +
-                                   std::chrono::duration_cast<core::FleetStop::Clock::duration>(
-                                       std::chrono::duration<double>(budget)),
+  return Run(
+      metrics::GrpcMethod::kPlanFleet, context, /*wait=*/true,
+      [&](const config::ServiceConfig& config) {
+        // Converted first: the size checks (core/limits.h) refuse an oversized fleet before it
+        // waits for anything, and the lane depends on the size.
+        absl::StatusOr<core::FleetRequest> fleet = config::FromProto(request->fleet(), "fleet");
+        if (!fleet.ok()) return fleet.status();
+        const int64_t cells = core::MeasureFleet(*fleet, *config.catalog).cells;
+        absl::StatusOr<FleetLanes::Ticket> ticket =
+            fleet_lanes_.Enter(FleetLanes::LaneFor(cells), cells, context->deadline(),
                                [context] { return context->IsCancelled(); });
-    absl::StatusOr<v1::PlanFleetResponse> result =
-        PlanConvertedFleet(config, *std::move(fleet), budget, stop);
-    if (!result.ok()) return result.status();
-    *response = *std::move(result);
-    return absl::OkStatus();
-  });
+        if (!ticket.ok()) return ticket.status();
+        // Seconds until the call's deadline; a call without one (gRPC's infinite future) gets the
+        // cap. Computed in double seconds: the infinite deadline overflows duration arithmetic.
+        const double left =
+            std::chrono::duration<double>(context->deadline() - std::chrono::system_clock::now())
+                .count();
+        // Leave a tenth of what is left (at least 50 ms) to convert and send the answer.
+        const double budget = std::min(fleet_solve_seconds_, left - std::max(0.05, 0.1 * left));
+        if (budget <= 0) {
+          return absl::DeadlineExceededError(
+              "deadline exceeded while waiting for the fleet solver");
+        }
+        // The core stops at the budget's end or as soon as the client cancels (or its deadline
+        // passes: gRPC cancels the call then), and returns the best plan found by then.
+        const core::FleetStop stop(core::FleetStop::Clock::now() +
+                                       std::chrono::duration_cast<core::FleetStop::Clock::duration>(
+                                           std::chrono::duration<double>(budget)),
+                                   [context] { return context->IsCancelled(); });
+        absl::StatusOr<v1::PlanFleetResponse> result =
+            PlanConvertedFleet(config, *std::move(fleet), budget, stop);
+        if (!result.ok()) return result.status();
+        *response = *std::move(result);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace gpufit::server

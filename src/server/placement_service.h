@@ -49,7 +49,17 @@ absl::StatusOr<gpufit::v1::PlanFleetResponse> PlanFleet(const config::ServiceCon
                                                         double max_seconds = kMaxFleetSolveSeconds,
                                                         const core::FleetStop& stop = {});
 
-class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service {
+// Place and Predict take microseconds of CPU: they run inline on gRPC's callback threads
+// (the callback API), which spares each call the sync server's hand-off between its polling
+// and worker threads, most of a small call's cost. They never wait for an admission slot:
+// when slow calls (PlanFleet, KEDA) hold every slot they are refused at once. GetCatalog and
+// PlanFleet stay on the sync API, where waiting for a slot or for the solver blocks only a
+// thread of their own.
+using PlacementServiceBase = gpufit::v1::PlacementService::WithCallbackMethod_Place<
+    gpufit::v1::PlacementService::WithCallbackMethod_Predict<
+        gpufit::v1::PlacementService::Service>>;
+
+class PlacementServiceImpl final : public PlacementServiceBase {
  public:
   // Not owned; must outlive the service. `fleet_probe` may be null (no fleet metrics).
   PlacementServiceImpl(const ConfigStore* store, metrics::GrpcProbe* grpc_probe,
@@ -63,10 +73,12 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
   void set_fleet_solve_seconds(double seconds) { fleet_solve_seconds_ = seconds; }
   const FleetLanes& fleet_lanes() const { return fleet_lanes_; }
 
-  grpc::Status Place(grpc::ServerContext* context, const gpufit::v1::PlaceRequest* request,
-                     gpufit::v1::PlaceResponse* response) override;
-  grpc::Status Predict(grpc::ServerContext* context, const gpufit::v1::PredictRequest* request,
-                       gpufit::v1::PredictResponse* response) override;
+  grpc::ServerUnaryReactor* Place(grpc::CallbackServerContext* context,
+                                  const gpufit::v1::PlaceRequest* request,
+                                  gpufit::v1::PlaceResponse* response) override;
+  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
+                                    const gpufit::v1::PredictRequest* request,
+                                    gpufit::v1::PredictResponse* response) override;
   grpc::Status GetCatalog(grpc::ServerContext* context,
                           const gpufit::v1::GetCatalogRequest* request,
                           gpufit::v1::GetCatalogResponse* response) override;
@@ -78,8 +90,10 @@ class PlacementServiceImpl final : public gpufit::v1::PlacementService::Service 
                          gpufit::v1::PlanFleetResponse* response) override;
 
  private:
+  // Runs `fn` against a config snapshot: deadline check, admission (`wait` = queue for a slot;
+  // else refuse at once), exceptions turned into INTERNAL, the call counted and timed.
   template <typename Fn>
-  grpc::Status Run(metrics::GrpcMethod method, grpc::ServerContext* context, Fn fn);
+  grpc::Status Run(metrics::GrpcMethod method, grpc::ServerContextBase* context, bool wait, Fn fn);
   // PlanFleet without the fleet metrics.
   grpc::Status SolveFleet(grpc::ServerContext* context, const gpufit::v1::PlanFleetRequest* request,
                           gpufit::v1::PlanFleetResponse* response);
