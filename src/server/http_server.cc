@@ -481,7 +481,9 @@ class Session final : public SessionBase {
     if (buffer_.size() > 0) return StartRequest();  // pipelined
     // An idle connection keeps no read buffer.
     buffer_.shrink_to_fit();
-    Tcp().expires_after(limits_.idle_timeout);
+    // Keep-alive waits are long (clients reuse connections); a new connection's client has
+    // its request ready, so it gets the request deadline for the first byte too.
+    Tcp().expires_after(requests_ == 0 ? limits_.request_timeout : limits_.idle_timeout);
     stream_.async_read_some(buffer_.prepare(kReadChunkBytes),
                             [self = Self()](beast::error_code ec, size_t n) {
                               if (ec) return self->CloseNow();  // idle timeout, EOF, Stop()
@@ -492,6 +494,7 @@ class Session final : public SessionBase {
 
   void StartRequest() {
     state_ = State::kHeader;
+    ++requests_;
     deadline_ = Clock::now() + limits_.request_timeout;
     Tcp().expires_at(deadline_);
     http::async_read_header(stream_, buffer_, *parser_,
@@ -773,6 +776,7 @@ class Session final : public SessionBase {
 
   State state_ = State::kIdle;
   bool stop_requested_ = false;
+  int requests_ = 0;  // requests started on this connection
   std::optional<RequestParser> parser_;
   Clock::time_point deadline_;
   std::optional<net::steady_timer> budget_timer_;

@@ -71,7 +71,8 @@ struct HttpLimits {
   // One request's TLS handshake, headers and body must all arrive within this; the response
   // write gets as long again. A request that misses it is closed. --http-timeout-seconds.
   std::chrono::seconds request_timeout{10};
-  // Longest a keep-alive connection waits for its next request. Longer than the 90 s that
+  // Longest a keep-alive connection waits for its next request (a new connection waits for
+  // its first one only request_timeout). Longer than the 90 s that
   // Go's HTTP client (kube-scheduler) keeps idle connections, so that the server never
   // closes a connection the client is about to reuse for a POST it will not retry.
   std::chrono::seconds idle_timeout{120};

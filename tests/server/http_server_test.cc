@@ -301,6 +301,18 @@ TEST_F(HttpServerTest, TricklingRequestIsClosedAtTheWholeRequestDeadline) {
   EXPECT_EQ(r->result_int(), 200);
 }
 
+// A connection that sends nothing at all is closed at the request deadline, not kept for
+// the (long) keep-alive idle timeout.
+TEST_F(HttpServerTest, SilentNewConnectionIsClosedAtTheRequestDeadline) {
+  HttpLimits limits;
+  limits.request_timeout = std::chrono::seconds(1);
+  limits.idle_timeout = std::chrono::seconds(600);  // past the 60 s safety net
+  StartServer(limits);
+  RawHttpConnection conn(port_);
+  ASSERT_TRUE(conn.connected());
+  EXPECT_TRUE(conn.AwaitClosedByServer());
+}
+
 // --- Bodies -------------------------------------------------------------------------------------
 
 TEST_F(HttpServerTest, ContentLengthOverTheLimitIs413BeforeTheBodyIsSent) {
