@@ -368,8 +368,8 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
   virtual ~SessionBase() = default;
   virtual void Run() = 0;
-  // Stop(): close now unless a request is being handled or answered (that one finishes and
-  // the connection closes after it). Posts itself to the session's strand.
+  // Stop(): close now if between requests; else finish the request under way, answer it,
+  // and close. Posts itself to the session's strand.
   virtual void RequestStop() = 0;
 };
 
@@ -404,15 +404,10 @@ class Session final : public SessionBase {
   void RequestStop() override {
     net::post(stream_.get_executor(), [self = Self()] {
       self->stop_requested_ = true;
-      switch (self->state_) {
-        case State::kHandling:
-        case State::kWriting:
-        case State::kClosing:
-        case State::kClosed:
-          break;  // answered, then closed (keep-alive is off from now on)
-        default:
-          self->CloseNow();
-      }
+      // Between requests: close now. A request under way (being received, waiting for the
+      // budget, handled or answered) finishes, within its deadline, and is answered; then
+      // the connection closes (keep-alive is off from now on).
+      if (self->state_ == State::kHandshake || self->state_ == State::kIdle) self->CloseNow();
     });
   }
 

@@ -138,9 +138,9 @@ class HttpServer {
   // Binds `host`:`port` (0 = any free port) and serves on background threads. Returns the
   // bound port; UNAVAILABLE if the address cannot be bound.
   absl::StatusOr<int> Start(const std::string& host, int port);
-  // Stops accepting, closes connections that are idle or still sending their request, lets
-  // requests already being handled finish and be answered (for at most the request
-  // deadline), then joins every thread. Idempotent.
+  // Stops accepting, closes connections that are between requests, lets requests under way
+  // (being received, handled or answered) finish and be answered, for at most the request
+  // deadline and a second, then joins every thread. Idempotent.
   void Stop();
 
   // Tests: runs on the worker thread before each POST handler, so that a test can hold

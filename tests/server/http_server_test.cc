@@ -638,9 +638,13 @@ TEST_F(HttpServerTest, StopClosesIdleConnectionsAndAnswersRequestsInProgress) {
   RawHttpConnection idle(port_);
   ASSERT_TRUE(idle.Send(kGetHealthz));
   ASSERT_TRUE(idle.Read().has_value());
-  RawHttpConnection busy(port_);
+  RawHttpConnection busy(port_);  // being handled
   ASSERT_TRUE(busy.Send(Post("/echo", "in progress")));
   ASSERT_TRUE(gate.AwaitWaiting(1));
+  RawHttpConnection sending(port_);  // half received
+  const std::string request = Post("/echo", "half sent");
+  ASSERT_TRUE(sending.Send(request.substr(0, request.size() / 2)));
+  ASSERT_TRUE(Eventually([&] { return server_->load().connections_open == 3; }));
   std::thread stop([&] { server_->Stop(); });
   EXPECT_TRUE(idle.AwaitClosedByServer());
   gate.Open();
@@ -648,7 +652,16 @@ TEST_F(HttpServerTest, StopClosesIdleConnectionsAndAnswersRequestsInProgress) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->body(), "in progress");
   EXPECT_FALSE(r->keep_alive());
+  ASSERT_TRUE(sending.Send(request.substr(request.size() / 2)));
+  r = sending.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "half sent");
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(sending.AwaitClosedByServer());
   stop.join();
+  // Stopped: nothing listens any more.
+  RawHttpConnection after(port_);
+  EXPECT_FALSE(after.connected());
 }
 
 // --- The daemon's extender: memory -------------------------------------------------------------
