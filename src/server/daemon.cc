@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -675,8 +676,11 @@ void Daemon::Shutdown() {
                            std::chrono::seconds(options_.shutdown_grace_seconds));
     grpc_server_->Wait();
   }
+  // Both at once: each lets requests under way finish, for up to --http-timeout-seconds.
+  std::thread health_stop;
+  if (health_http_ != nullptr) health_stop = std::thread([this] { health_http_->Stop(); });
   http_.Stop();
-  if (health_http_ != nullptr) health_http_->Stop();
+  if (health_stop.joinable()) health_stop.join();
   if (was_serving) logger_->Info("stopped");
 }
 
