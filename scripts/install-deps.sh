@@ -11,6 +11,7 @@ PACKAGES=(
   libyaml-cpp-dev libsimdjson-dev nlohmann-json3-dev libcpp-httplib-dev
   libboost-dev  # Boost.Beast/Asio (header-only): the outbound Prometheus client
   prometheus-cpp-dev coinor-libcbc-dev
+  libboost-dev        # Boost.Beast on Asio (header-only): gpufitd's HTTP server
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
   clang libclang-rt-14-dev llvm-14  # ASan/UBSan tree + libFuzzer runtime, llvm-symbolizer

@@ -21,7 +21,8 @@ Metrics::Metrics(const std::string& build_version)
       extender_(std::make_unique<ExtenderProbe>(*registry_)),
       keda_(std::make_unique<KedaProbe>(*registry_)),
       overload_(std::make_unique<OverloadProbe>(*registry_)),
-      fleet_(std::make_unique<FleetProbe>(*registry_)) {}
+      fleet_(std::make_unique<FleetProbe>(*registry_)),
+      http_(std::make_unique<HttpProbe>(*registry_)) {}
 
 Metrics::~Metrics() = default;
 

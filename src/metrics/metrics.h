@@ -12,6 +12,7 @@
 #include "metrics/extender_probe.h"
 #include "metrics/fleet_probe.h"
 #include "metrics/grpc_probe.h"
+#include "metrics/http_probe.h"
 #include "metrics/keda_probe.h"
 #include "metrics/overload_probe.h"
 #include "metrics/workload_probe.h"
@@ -40,6 +41,7 @@ class Metrics {
   KedaProbe& keda() { return *keda_; }
   OverloadProbe& overload() { return *overload_; }
   FleetProbe& fleet() { return *fleet_; }
+  HttpProbe& http() { return *http_; }
 
   std::string Serialize() const;
 
@@ -55,6 +57,7 @@ class Metrics {
   std::unique_ptr<KedaProbe> keda_;
   std::unique_ptr<OverloadProbe> overload_;
   std::unique_ptr<FleetProbe> fleet_;
+  std::unique_ptr<HttpProbe> http_;
 };
 
 }  // namespace gpufit::metrics

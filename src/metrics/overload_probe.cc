@@ -16,8 +16,8 @@ OverloadProbe::OverloadProbe(prometheus::Registry& registry) {
   auto& in_flight = prometheus::BuildGauge()
                         .Name("gpufit_requests_in_flight")
                         .Help(
-                            "Requests being served now, by server (http: connections a worker "
-                            "holds; grpc: unary calls; grpc_stream: StreamIsActive streams).")
+                            "Requests being served now, by server (http: POST handlers "
+                            "running; grpc: unary calls; grpc_stream: StreamIsActive streams).")
                         .Register(registry);
   auto& queued = prometheus::BuildGauge()
                      .Name("gpufit_requests_queued")

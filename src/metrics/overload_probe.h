@@ -1,5 +1,5 @@
-// Metrics of gpufitd's admission control (server/admission.h, the HTTP server's bounded
-// queue): requests in progress and waiting per server, and requests shed (answered 503 /
+// Metrics of gpufitd's admission control (server/admission.h, the HTTP server's POST worker
+// pool): requests in progress and waiting per server, and requests shed (answered 503 /
 // RESOURCE_EXHAUSTED without being served) by server and reason. Label values come from the
 // enums below; children are created once in the constructor. Thread-safe.
 #ifndef GPUFIT_METRICS_OVERLOAD_PROBE_H_

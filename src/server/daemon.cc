@@ -1,7 +1,10 @@
 #include "server/daemon.h"
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -20,6 +23,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "k8s/node_cache.h"
+#include "server/allocator.h"
 #include "server/autoscaling_service.h"
 #include "server/extender.h"
 #include "server/grpc_bad_request.h"
@@ -70,8 +74,23 @@ Flags (--flag=value and --flag value alike):
                                 kubelet probes when the HTTP port requires client certificates
   --extender-prefix PATH        scheduler extender at POST PATH/filter and PATH/prioritize
                                 on the HTTP port (default "" -> /filter, /prioritize)
-  --extender-max-body-bytes N   largest extender request accepted (default 67108864)
-  --http-timeout-seconds N      HTTP read/write timeout per request (default 10)
+  --extender-max-body-bytes N   largest extender request body (default 67108864); larger
+                                ones get 413, refused from Content-Length before the body
+                                is read
+  --http-timeout-seconds N      HTTP whole-request deadline: TLS handshake, headers and body
+                                of a request must arrive within it, or the connection is
+                                closed; the answer's write gets as long again (default 10)
+  --http-idle-timeout-seconds N how long an idle keep-alive connection stays open (default
+                                120; keep it above the 90 s that Go clients such as
+                                kube-scheduler keep idle connections)
+  --http-max-connections N      HTTP connections open at once; more get 503 (default 512)
+  --http-max-header-bytes N     request line and headers, in bytes; more get 431 (default
+                                16384)
+  --http-max-headers N          header lines per request; more get 431 (default 100)
+  --http-body-budget-bytes N    bytes of request bodies held at once; a body that does not
+                                fit waits up to 1 s, then gets 503 + Retry-After; requests
+                                without a body (probes, scrapes) never wait (default
+                                67108864; at least --extender-max-body-bytes)
   --kube-api-url URL            API server for the extender's node cache (list + watch of
                                 nodes); default: in-cluster when KUBERNETES_SERVICE_HOST is
                                 set, else no node cache
@@ -88,9 +107,9 @@ Flags (--flag=value and --flag value alike):
                                 deadline or 5 s (default 128); past that RESOURCE_EXHAUSTED
   --grpc-max-streams N          KEDA StreamIsActive streams open at once (default 256)
   --fleet-solve-seconds N       longest one PlanFleet call plans, whatever it asks (default 10)
-  --http-threads N              HTTP connections served at once (default 8)
-  --http-max-queued N           more connections waiting for a thread (default 64); past
-                                that POSTs get 503 + Retry-After (GETs are still answered)
+  --http-threads N              HTTP POST handlers (extender calls) run at once (default 8)
+  --http-max-queued N           more POSTs waiting for a thread (default 64); past that
+                                POSTs get 503 + Retry-After (GETs are still answered)
   --help, --version
 
 Exit codes: 0 after a clean shutdown, 2 bad flags or config at startup, 1 internal error.
@@ -118,6 +137,11 @@ constexpr FlagDef kFlags[] = {
     {"extender-prefix", true},
     {"extender-max-body-bytes", true},
     {"http-timeout-seconds", true},
+    {"http-idle-timeout-seconds", true},
+    {"http-max-connections", true},
+    {"http-max-header-bytes", true},
+    {"http-max-headers", true},
+    {"http-body-budget-bytes", true},
     {"kube-api-url", true},
     {"kube-token-file", true},
     {"kube-ca-file", true},
@@ -192,6 +216,18 @@ absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlag
     o.extender_max_body_bytes = static_cast<size_t>(n);
   } else if (name == "http-timeout-seconds") {
     GPUFIT_ASSIGN_OR_RETURN(o.http_timeout_seconds, IntFlag(name, value, 1));
+  } else if (name == "http-idle-timeout-seconds") {
+    GPUFIT_ASSIGN_OR_RETURN(o.http_idle_timeout_seconds, IntFlag(name, value, 1));
+  } else if (name == "http-max-connections") {
+    GPUFIT_ASSIGN_OR_RETURN(o.http_max_connections, IntFlag(name, value, 1));
+  } else if (name == "http-max-header-bytes") {
+    // Below 1 KiB even kube-scheduler's and the kubelet's requests would not fit.
+    GPUFIT_ASSIGN_OR_RETURN(o.http_max_header_bytes, IntFlag(name, value, 1024));
+  } else if (name == "http-max-headers") {
+    GPUFIT_ASSIGN_OR_RETURN(o.http_max_headers, IntFlag(name, value, 1));
+  } else if (name == "http-body-budget-bytes") {
+    GPUFIT_ASSIGN_OR_RETURN(const int n, IntFlag(name, value, 1));
+    o.http_body_budget_bytes = static_cast<size_t>(n);
   } else if (name == "kube-api-url") {
     if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
       return absl::InvalidArgumentError(
@@ -220,6 +256,21 @@ absl::Status SetFlag(std::string_view name, const std::string& value, DaemonFlag
     GPUFIT_ASSIGN_OR_RETURN(o.http_max_queued, IntFlag(name, value, 0));
   }
   return absl::OkStatus();
+}
+
+HttpLimits HttpLimitsOf(const DaemonOptions& o) {
+  HttpLimits l;
+  l.request_timeout = std::chrono::seconds(o.http_timeout_seconds);
+  l.idle_timeout = std::chrono::seconds(o.http_idle_timeout_seconds);
+  l.max_body_bytes = o.extender_max_body_bytes;
+  l.max_header_bytes = static_cast<size_t>(o.http_max_header_bytes);
+  l.max_headers = o.http_max_headers;
+  l.max_connections = o.http_max_connections;
+  // The server keeps simdjson's padding after each body: a body of the limit needs that much
+  // more.
+  l.body_budget_bytes =
+      std::max(o.http_body_budget_bytes, o.extender_max_body_bytes + kHttpBodyPaddingBytes);
+  return l;
 }
 
 // A wildcard listen host is not an address to dial; the serving line gives one that is.
@@ -312,6 +363,12 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
     return absl::InvalidArgumentError(
         "--http-tls-client-ca: requires --http-tls-cert and --http-tls-key");
   }
+  if (o.http_body_budget_bytes < o.extender_max_body_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http-body-budget-bytes: must be at least --extender-max-body-bytes (",
+                     o.extender_max_body_bytes, "), or the largest body could never be read; got ",
+                     o.http_body_budget_bytes));
+  }
   return flags;
 }
 
@@ -354,6 +411,11 @@ void Daemon::Install(std::shared_ptr<const config::ServiceConfig> config) {
 }
 
 absl::Status Daemon::Start() {
+  TuneAllocatorForLargeRequests();  // a large extender call's memory goes back when it is done
+  // A peer that closes while gpufitd writes must fail that write, not end the process: the
+  // HTTPS clients (node cache, Prometheus; cpp-httplib on OpenSSL) write with write(2),
+  // which raises SIGPIPE. (Asio and gRPC write with MSG_NOSIGNAL.)
+  std::signal(SIGPIPE, SIG_IGN);
   if (options_.config_path.empty()) {
     std::shared_ptr<const config::ServiceConfig> config = store_.Snapshot();
     Install(config);
@@ -550,8 +612,8 @@ absl::Status Daemon::StartHttp() {
   extender_ = std::make_unique<Extender>(&store_, node_cache_.get(), &metrics_.extender(),
                                          extender_options);
   extender_->Register(options_.extender_prefix, &http_);
-  // httplib refuses larger bodies itself (with 400); the extender checks its own limit too.
-  http_.SetLimits(options_.extender_max_body_bytes + 1, options_.http_timeout_seconds);
+  http_.SetLimits(HttpLimitsOf(options_));
+  http_.SetProbe(&metrics_.http(), metrics::HttpListener::kHttp);
   {
     metrics::OverloadProbe* overload = &metrics_.overload();
     AdmissionListener l;
@@ -588,7 +650,14 @@ absl::Status Daemon::StartHttp() {
 absl::Status Daemon::StartHealthHttp() {
   if (options_.health_address.empty()) return absl::OkStatus();
   health_http_ = std::make_unique<HttpServer>();
-  health_http_->SetLimits(1024, options_.http_timeout_seconds);
+  HttpLimits limits = HttpLimitsOf(options_);
+  // Kubelet probes: GETs without a body, one connection per probe.
+  limits.max_body_bytes = 1024;
+  limits.body_budget_bytes = 64 * 1024;
+  limits.max_connections = std::min(limits.max_connections, 64);
+  limits.io_threads = 1;
+  health_http_->SetLimits(limits);
+  health_http_->SetProbe(&metrics_.http(), metrics::HttpListener::kHealth);
   health_http_->Get("/healthz", [](const HttpRequest&) {
     return HttpResponse{200, "text/plain", "ok"};
   });
@@ -640,8 +709,11 @@ void Daemon::Shutdown() {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + grace);
     grpc_server_->Wait();
   }
+  // Both at once: each lets requests under way finish, for up to --http-timeout-seconds.
+  std::thread health_stop;
+  if (health_http_ != nullptr) health_stop = std::thread([this] { health_http_->Stop(); });
   http_.Stop();
-  if (health_http_ != nullptr) health_http_->Stop();
+  if (health_stop.joinable()) health_stop.join();
   if (was_serving) logger_->Info("stopped");
 }
 

@@ -73,8 +73,29 @@ struct DaemonOptions {
   // Scheduler extender (server/extender.h): POST {prefix}/filter and {prefix}/prioritize on
   // the HTTP port.
   std::string extender_prefix;
+  // Largest extender request body (413 beyond it, refused from Content-Length before it is
+  // read). kube-scheduler sends ~10% of a large cluster's nodes; a 500-node Nodes body with
+  // images and managedFields is ~10-30 MB.
   size_t extender_max_body_bytes = 64 * 1024 * 1024;
-  int http_timeout_seconds = 10;  // read/write timeout per HTTP request
+  // HTTP port (server/http_server.h; README "HTTP limits and memory" has the memory these
+  // bound). The whole-request deadline: TLS handshake, headers and body of one request must
+  // arrive within it (a slow client is closed at it, whatever it trickles); the answer's
+  // write gets as long again.
+  int http_timeout_seconds = 10;
+  // Keep-alive: longer than the 90 s Go's HTTP client (kube-scheduler's extender client)
+  // keeps an idle connection, so that gpufitd never closes one under a POST the client has
+  // started to write and will not retry. An idle connection costs a descriptor and a few KB.
+  int http_idle_timeout_seconds = 120;
+  // Connections open at once (503 beyond): kube-scheduler, Prometheus and the kubelet use a
+  // handful; the cap bounds what idle and slow ones can hold.
+  int http_max_connections = 512;
+  // Request line and headers: bytes and lines (431 beyond). Node's and nginx's header limits
+  // are 16 KiB and 32 KiB; kube-scheduler, Prometheus and kubelet probes send < 1 KiB.
+  int http_max_header_bytes = 16 * 1024;
+  int http_max_headers = 100;
+  // Bytes of request bodies in flight at once (a body that does not fit waits 1 s, then
+  // 503 + Retry-After). At least --extender-max-body-bytes.
+  size_t http_body_budget_bytes = 64 * 1024 * 1024;
   // Node cache for the extender's NodeNames mode: the API server to list/watch nodes from.
   // Empty URL = in-cluster (KUBERNETES_SERVICE_HOST/PORT and the service-account token and
   // CA); no URL and not in a cluster = no node cache.
@@ -94,8 +115,8 @@ struct DaemonOptions {
   int grpc_max_streams = 256;         // KEDA StreamIsActive streams open at once
   // The longest one PlanFleet call may plan, whatever it asks (kMaxFleetSolveSeconds).
   int fleet_solve_seconds = 10;
-  int http_threads = 8;      // HTTP connections served at once
-  int http_max_queued = 64;  // more waiting for a thread
+  int http_threads = 8;               // HTTP POST handlers (extender calls) run at once
+  int http_max_queued = 64;           // more POSTs, read, waiting for a thread
 };
 
 struct DaemonFlags {
@@ -150,6 +171,8 @@ class Daemon {
   // PlanFleet's lanes (server/fleet_lanes.h); after Start().
   const FleetLanes& fleet_lanes() const;
   HttpServer::Load http_load() const { return http_.load(); }
+  // The HTTP port's server (tests hold its POST workers on its hook).
+  HttpServer& http_server() { return http_; }
 
  private:
   void Install(std::shared_ptr<const config::ServiceConfig> config);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -106,13 +107,29 @@ struct ExtenderArgs {
   bool has_pod = false;
   bool nodes_mode = false;  // `Nodes` is non-null
   std::vector<NodeItem> items;
-  std::vector<std::string_view> node_names;  // into the parser's string buffer
+  // Into the body, or into the parser's string buffer for names with escapes.
+  std::vector<std::string_view> node_names;
+  bool views_into_parser = false;  // some node_names point into the parser
+  // The JSON text parsed: the body itself, or the thread's padded copy of it.
+  const char* input_begin = nullptr;
+  const char* input_end = nullptr;
 };
+
+static_assert(kHttpBodyPaddingBytes >= simdjson::SIMDJSON_PADDING,
+              "HTTP bodies must carry simdjson's padding to be parsed in place");
+
+// A worker thread keeps its parser (and padded copy buffer) between calls only up to this
+// capacity in input bytes: simdjson's On Demand parser holds ~6.7 bytes per byte of capacity
+// (5/3 for unescaped strings, 4 for structural indexes), so one 60 MB body would otherwise
+// leave ~400 MB with the thread that parsed it, for good. 1 MiB covers NodeNames calls of
+// any real cluster (5000 names are ~60 KB) and small Nodes calls; larger ones allocate and
+// free per call, which costs little next to parsing them.
+constexpr size_t kRetainedParserCapacityBytes = 1 << 20;
 
 // One parser and padded input buffer per server thread: simdjson reuses their memory.
 struct ThreadParser {
   simdjson::ondemand::parser parser;
-  std::unique_ptr<char[]> buffer;
+  std::unique_ptr<char[]> buffer;  // for bodies without padding of their own
   size_t capacity = 0;
 };
 
@@ -120,6 +137,29 @@ ThreadParser& LocalParser() {
   thread_local ThreadParser p;
   return p;
 }
+
+// Drops the thread's parser and (unless `keep_copy`) its copy buffer if they grew past
+// kRetainedParserCapacityBytes. Nothing may point into what is dropped any more.
+void TrimThreadParser(bool keep_copy = false) {
+  ThreadParser& tp = LocalParser();
+  if (tp.parser.capacity() > kRetainedParserCapacityBytes) {
+    tp.parser = simdjson::ondemand::parser();
+  }
+  if (!keep_copy && tp.capacity > kRetainedParserCapacityBytes + simdjson::SIMDJSON_PADDING) {
+    tp.buffer.reset();
+    tp.capacity = 0;
+  }
+}
+
+// TrimThreadParser() at the end of a call (declare it before everything that points into the
+// parser, so that it runs after they are gone).
+class ParserTrim {
+ public:
+  ParserTrim() = default;
+  ParserTrim(const ParserTrim&) = delete;
+  ParserTrim& operator=(const ParserTrim&) = delete;
+  ~ParserTrim() { TrimThreadParser(); }
+};
 
 absl::Status Malformed(simdjson::error_code err) {
   return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", simdjson::error_message(err)));
@@ -130,13 +170,39 @@ absl::Status Malformed(simdjson::error_code err) {
     if (auto err_ = (expr)) return Malformed(err_); \
   } while (false)
 
+// Duplicate node names are found with a set of indices into the call's node list: a slot is
+// 4 bytes instead of a copy of the name, which matters when a body of 60 MB is all short
+// names or minimal Node objects.
+std::string_view NameAt(const std::vector<std::string_view>& names, uint32_t i) { return names[i]; }
+std::string_view NameAt(const std::vector<NodeItem>& items, uint32_t i) {
+  return items[i].inventory.name;
+}
+template <typename List>
+struct NameIndexHash {
+  const List* list;
+  size_t operator()(uint32_t i) const { return absl::Hash<std::string_view>()(NameAt(*list, i)); }
+};
+template <typename List>
+struct NameIndexEq {
+  const List* list;
+  bool operator()(uint32_t a, uint32_t b) const { return NameAt(*list, a) == NameAt(*list, b); }
+};
+template <typename List>
+using NameIndexSet = absl::flat_hash_set<uint32_t, NameIndexHash<List>, NameIndexEq<List>>;
+
+// The elements of `array`, counted in one pass over the structural indexes, so that vectors and
+// sets get their final size at once instead of growing (old and new copies held at once).
+simdjson::error_code CountElements(simdjson::ondemand::array& array, size_t* count) {
+  if (auto err = array.count_elements().get(*count)) return err;
+  return *count > std::numeric_limits<uint32_t>::max() ? simdjson::CAPACITY : simdjson::SUCCESS;
+}
+
 absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
   json_type type;
   EXT_TRY(nodes.type().get(type));
   if (type == json_type::null) return absl::OkStatus();
   if (type != json_type::object) return absl::InvalidArgumentError("Nodes: must be an object");
   args->nodes_mode = true;
-  absl::flat_hash_set<std::string> seen_names;
   simdjson::ondemand::object list;
   EXT_TRY(nodes.get_object().get(list));
   for (auto field : list) {
@@ -151,6 +217,10 @@ absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
       return absl::InvalidArgumentError("Nodes.items: must be an array");
     simdjson::ondemand::array items;
     EXT_TRY(items_value.get_array().get(items));
+    size_t count = 0;
+    EXT_TRY(CountElements(items, &count));
+    args->items.reserve(args->items.size() + count);
+    NameIndexSet<std::vector<NodeItem>> seen_names(count, {&args->items}, {&args->items});
     for (auto item_result : items) {
       simdjson::ondemand::value item;
       EXT_TRY(item_result.get(item));
@@ -167,13 +237,6 @@ absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
         return absl::InvalidArgumentError(
             absl::StrCat("Nodes.items[", args->items.size(), "]: ", s.message()));
       }
-      // Node names key the answer's FailedNodes maps: a repeated name would make them
-      // ambiguous JSON (and kube-scheduler never sends one twice).
-      if (!seen_names.insert(facts.name).second) {
-        return absl::InvalidArgumentError(absl::StrCat("Nodes.items[", args->items.size(),
-                                                       "].metadata.name: duplicate node name '",
-                                                       facts.name, "'"));
-      }
       // The object is consumed: the iterator stands on the ',' or ']' after its '}'.
       const char* end = nullptr;
       EXT_TRY(item.current_location().get(end));
@@ -186,9 +249,34 @@ absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
       }
       args->items.push_back(NodeItem{std::string_view(start, static_cast<size_t>(end - start)),
                                      k8s::BuildInventory(facts)});
+      // Node names key the answer's FailedNodes maps: a repeated name would make them
+      // ambiguous JSON (and kube-scheduler never sends one twice).
+      const auto index = static_cast<uint32_t>(args->items.size() - 1);
+      if (!seen_names.insert(index).second) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Nodes.items[", index, "].metadata.name: duplicate node name '", facts.name, "'"));
+      }
     }
   }
   return absl::OkStatus();
+}
+
+// A string value's text without a copy when it has no escapes (node names never do): the
+// bytes between its quotes in the input. Else unescaped into the parser's string buffer.
+simdjson::error_code StringView(simdjson::ondemand::value value, std::string_view* text) {
+  json_type type;
+  if (auto err = value.type().get(type)) return err;
+  if (type != json_type::string) return simdjson::INCORRECT_TYPE;
+  std::string_view token = value.raw_json_token();  // "..." and the whitespace after it
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' ||
+                            token.back() == '\t')) {
+    token.remove_suffix(1);
+  }
+  if (token.size() >= 2 && token.find('\\') == std::string_view::npos) {
+    *text = token.substr(1, token.size() - 2);
+    return simdjson::SUCCESS;
+  }
+  return value.get_string().get(*text);
 }
 
 absl::Status ReadNodeNames(simdjson::ondemand::value names, ExtenderArgs* args) {
@@ -198,35 +286,52 @@ absl::Status ReadNodeNames(simdjson::ondemand::value names, ExtenderArgs* args) 
   if (type != json_type::array) return absl::InvalidArgumentError("NodeNames: must be an array");
   simdjson::ondemand::array array;
   EXT_TRY(names.get_array().get(array));
-  absl::flat_hash_set<std::string_view> seen;
+  size_t count = 0;
+  EXT_TRY(CountElements(array, &count));
+  args->node_names.reserve(count);
+  NameIndexSet<std::vector<std::string_view>> seen(count, {&args->node_names}, {&args->node_names});
   for (auto name : array) {
+    simdjson::ondemand::value value;
     std::string_view text;
-    if (name.get_string().get(text) != simdjson::SUCCESS) {
+    if (name.get(value) != simdjson::SUCCESS || StringView(value, &text) != simdjson::SUCCESS) {
       return absl::InvalidArgumentError(
           absl::StrCat("NodeNames[", args->node_names.size(), "]: must be a string"));
     }
+    if (text.data() < args->input_begin || text.data() >= args->input_end) {
+      args->views_into_parser = true;
+    }
+    args->node_names.push_back(text);
     // As for Nodes: names key the answer's maps.
-    if (!seen.insert(text).second) {
-      return absl::InvalidArgumentError(absl::StrCat("NodeNames[", args->node_names.size(),
+    if (!seen.insert(static_cast<uint32_t>(args->node_names.size() - 1)).second) {
+      return absl::InvalidArgumentError(absl::StrCat("NodeNames[", args->node_names.size() - 1,
                                                      "]: duplicate node name '", std::string(text),
                                                      "'"));
     }
-    args->node_names.push_back(text);
   }
   return absl::OkStatus();
 }
 
-absl::Status ParseArgs(std::string_view body, ExtenderArgs* args) {
+// `readable_bytes`: how many bytes from body.data() may be read (body.size() and the padding
+// after it, if any).
+absl::Status ParseArgs(std::string_view body, size_t readable_bytes, ExtenderArgs* args) {
   ThreadParser& tp = LocalParser();
   const size_t needed = body.size() + simdjson::SIMDJSON_PADDING;
-  if (tp.capacity < needed) {
-    tp.capacity = std::max(needed, tp.capacity * 2);
-    tp.buffer = std::make_unique<char[]>(tp.capacity);
+  const char* input = body.data();
+  size_t input_capacity = readable_bytes;
+  if (readable_bytes < needed) {  // no padding of its own: copy into the thread's buffer
+    if (tp.capacity < needed) {
+      tp.capacity = std::max(needed, std::min(tp.capacity * 2, kRetainedParserCapacityBytes));
+      tp.buffer = std::make_unique<char[]>(tp.capacity);
+    }
+    std::memcpy(tp.buffer.get(), body.data(), body.size());
+    std::memset(tp.buffer.get() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+    input = tp.buffer.get();
+    input_capacity = tp.capacity;
   }
-  std::memcpy(tp.buffer.get(), body.data(), body.size());
-  std::memset(tp.buffer.get() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+  args->input_begin = input;
+  args->input_end = input + body.size();
   simdjson::ondemand::document doc;
-  EXT_TRY(tp.parser.iterate(tp.buffer.get(), body.size(), tp.capacity).get(doc));
+  EXT_TRY(tp.parser.iterate(input, body.size(), input_capacity).get(doc));
   json_type type;
   EXT_TRY(doc.type().get(type));
   if (type != json_type::object) {
@@ -420,9 +525,18 @@ class DecisionIndex {
   absl::flat_hash_map<std::string, std::vector<int>> by_accelerator_;
 };
 
-struct NodeRef {
-  std::string_view name;
-  std::string_view raw;  // Nodes mode only
+// The nodes of a call, in the scheduler's order, as views into what was parsed (no copy).
+class CallNodes {
+ public:
+  explicit CallNodes(const ExtenderArgs& args) : args_(args) {}
+  size_t size() const { return args_.nodes_mode ? args_.items.size() : args_.node_names.size(); }
+  std::string_view name(size_t i) const {
+    return args_.nodes_mode ? std::string_view(args_.items[i].inventory.name) : args_.node_names[i];
+  }
+  std::string_view raw(size_t i) const { return args_.items[i].raw; }  // Nodes mode only
+
+ private:
+  const ExtenderArgs& args_;
 };
 
 constexpr char kNotInCache[] = "gpufit: node not in gpufit's node cache yet";
@@ -521,23 +635,27 @@ Extender::Extender(const ConfigStore* store, const k8s::NodeCache* cache,
                    metrics::ExtenderProbe* probe, ExtenderOptions options)
     : store_(store), cache_(cache), probe_(probe), options_(options) {}
 
-HttpResponse Extender::Filter(std::string_view body) const {
-  return Handle(ExtenderVerb::kFilter, body);
+HttpResponse Extender::Filter(std::string_view body, size_t readable_bytes) const {
+  return Handle(ExtenderVerb::kFilter, body, readable_bytes);
 }
 
-HttpResponse Extender::Prioritize(std::string_view body) const {
-  return Handle(ExtenderVerb::kPrioritize, body);
+HttpResponse Extender::Prioritize(std::string_view body, size_t readable_bytes) const {
+  return Handle(ExtenderVerb::kPrioritize, body, readable_bytes);
 }
 
 void Extender::Register(const std::string& prefix, HttpServer* http) const {
   std::string p = prefix;
   while (!p.empty() && p.back() == '/') p.pop_back();
   if (!p.empty() && p.front() != '/') p.insert(p.begin(), '/');
-  http->Post(p + "/filter", [this](const HttpRequest& r) { return Filter(r.body); });
-  http->Post(p + "/prioritize", [this](const HttpRequest& r) { return Prioritize(r.body); });
+  // The server's bodies carry kHttpBodyPaddingBytes past their end: parsed in place.
+  http->Post(p + "/filter",
+             [this](const HttpRequest& r) { return Filter(r.body, r.body.capacity()); });
+  http->Post(p + "/prioritize",
+             [this](const HttpRequest& r) { return Prioritize(r.body, r.body.capacity()); });
 }
 
-HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
+HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body,
+                              size_t readable_bytes) const {
   const auto started = std::chrono::steady_clock::now();
   const bool filter = verb == ExtenderVerb::kFilter;
   const auto finish = [&](ExtenderOutcome outcome, HttpResponse response) {
@@ -553,20 +671,16 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
         ExtenderOutcome::kBadRequest,
         BadRequest(absl::StrCat("body: larger than ", options_.max_body_bytes, " bytes")));
   }
+  const ParserTrim trim;  // after everything below, which points into the parser
   ExtenderArgs args;
-  if (absl::Status s = ParseArgs(body, &args); !s.ok()) {
+  if (absl::Status s = ParseArgs(body, readable_bytes, &args); !s.ok()) {
     return finish(ExtenderOutcome::kBadRequest, BadRequest(std::string(s.message())));
   }
-
-  // The nodes of this call, in the scheduler's order.
-  std::vector<NodeRef> nodes;
-  if (args.nodes_mode) {
-    nodes.reserve(args.items.size());
-    for (const NodeItem& item : args.items) nodes.push_back(NodeRef{item.inventory.name, item.raw});
-  } else {
-    nodes.reserve(args.node_names.size());
-    for (std::string_view name : args.node_names) nodes.push_back(NodeRef{name, {}});
-  }
+  // The parse is done. Unless names point into its string buffer, a large parser goes now,
+  // before the answer is built: the two would be the peak together (the body, or the copy
+  // the views point into, stays).
+  if (!args.views_into_parser) TrimThreadParser(/*keep_copy=*/true);
+  const CallNodes nodes(args);
 
   std::string error;
   ExtenderOutcome outcome = ExtenderOutcome::kOk;
@@ -616,7 +730,7 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
   }
 
   size_t name_bytes = 0;
-  for (const NodeRef& n : nodes) name_bytes += n.name.size();
+  for (size_t i = 0; i < nodes.size(); ++i) name_bytes += nodes.name(i).size();
 
   if (!filter) {
     // HostPriorityList: a bare array, scores 0..10, computed once per shape.
@@ -652,7 +766,7 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (i > 0) out.push_back(',');
       out.append("{\"Host\":");
-      AppendJsonString(&out, nodes[i].name);
+      AppendJsonString(&out, nodes.name(i));
       AppendScoreTail(&out, verdicts.has_value() ? shape_score[shape_of[i]] : 0);
     }
     out.push_back(']');
@@ -665,16 +779,18 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
   const auto kept = [&](size_t i) {
     return !verdicts.has_value() || (*verdicts)[shape_of[i]].verdict.verdict == Verdict::kKeep;
   };
-  std::string out;
-  if (args.nodes_mode) {
-    out.reserve(body.size() + 1024);
-  } else {
-    size_t size = name_bytes + nodes.size() * 3 + 256;
-    for (size_t i = 0; verdicts.has_value() && i < nodes.size(); ++i) {
-      size += (*verdicts)[shape_of[i]].failed_tail.size();
+  // Sized up front: an answer that grows by doubling holds its old and new copies at once,
+  // and for small nodes the answer is larger than the body.
+  size_t size = 256;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (kept(i)) {
+      size += args.nodes_mode ? nodes.raw(i).size() + 1 : nodes.name(i).size() + 3;
+    } else {
+      size += nodes.name(i).size() + 3 + (*verdicts)[shape_of[i]].failed_tail.size();
     }
-    out.reserve(size);
   }
+  std::string out;
+  out.reserve(size);
   if (args.nodes_mode) {
     out.append("{\"Nodes\":{\"metadata\":{},\"items\":[");
     bool first = true;
@@ -682,7 +798,7 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
       if (!kept(i)) continue;
       if (!first) out.push_back(',');
       first = false;
-      out.append(nodes[i].raw);
+      out.append(nodes.raw(i));
     }
     out.append("]},\"NodeNames\":null,");
   } else {
@@ -692,7 +808,7 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
       if (!kept(i)) continue;
       if (!first) out.push_back(',');
       first = false;
-      AppendJsonString(&out, nodes[i].name);
+      AppendJsonString(&out, nodes.name(i));
     }
     out.append("],");
   }
@@ -704,7 +820,7 @@ HttpResponse Extender::Handle(ExtenderVerb verb, std::string_view body) const {
       if (s.verdict.verdict != kind) continue;
       if (!first) out.push_back(',');
       first = false;
-      AppendJsonString(&out, nodes[i].name);
+      AppendJsonString(&out, nodes.name(i));
       out.append(s.failed_tail);  // the message, escaped once per shape
     }
     out.append("},");

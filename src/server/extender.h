@@ -23,7 +23,9 @@
 // (prioritize errors are ignored by kube-scheduler anyway). Pods without gpufit.io/
 // annotations pass through: every node kept, every score 0.
 //
-// Thread-safe: each call takes one config snapshot; the JSON parser is per thread.
+// Thread-safe: each call takes one config snapshot; the JSON parser is per thread, and a
+// thread keeps it between calls only while it is small (kRetainedParserCapacityBytes in the
+// .cc): memory for a large body is returned after the call.
 #ifndef GPUFIT_SERVER_EXTENDER_H_
 #define GPUFIT_SERVER_EXTENDER_H_
 
@@ -50,15 +52,19 @@ class Extender {
   Extender(const ConfigStore* store, const k8s::NodeCache* cache, metrics::ExtenderProbe* probe,
            ExtenderOptions options = {});
 
-  HttpResponse Filter(std::string_view body) const;
-  HttpResponse Prioritize(std::string_view body) const;
+  // `readable_bytes`: how many bytes from body.data() may be read. With simdjson's padding
+  // past the body (at least body.size() + kHttpBodyPaddingBytes, as HttpServer's bodies
+  // have: pass body.capacity()) the body is parsed in place; else it is copied first.
+  HttpResponse Filter(std::string_view body, size_t readable_bytes = 0) const;
+  HttpResponse Prioritize(std::string_view body, size_t readable_bytes = 0) const;
 
   // Adds POST {prefix}/filter and {prefix}/prioritize to `http` (prefix "" or "/gpufit";
   // a trailing '/' is dropped).
   void Register(const std::string& prefix, HttpServer* http) const;
 
  private:
-  HttpResponse Handle(metrics::ExtenderVerb verb, std::string_view body) const;
+  HttpResponse Handle(metrics::ExtenderVerb verb, std::string_view body,
+                      size_t readable_bytes) const;
 
   const ConfigStore* store_;
   const k8s::NodeCache* cache_;

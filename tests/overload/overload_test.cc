@@ -238,24 +238,25 @@ TEST(HttpOverloadTest, ShedsPastTheBoundServesTheRestAndRecovers) {
   server.Stop();
 }
 
-// Slow clients that never finish a request hold a worker each only until the read timeout:
-// while they fill the server, POSTs are shed at once and probes are answered, and once they
-// are dropped the server serves again.
-TEST(HttpOverloadTest, SlowClientsAreShedThenDropped) {
+// Slow clients hold no worker (the bug before the event-driven server: as many trickling
+// clients as worker threads starved the port): with more of them than workers and queue
+// slots, POSTs are served and probes answered, and the whole-request deadline closes them.
+TEST(HttpOverloadTest, SlowClientsHoldNoWorkerAndAreClosedAtTheDeadline) {
   constexpr int kThreads = 2;
   constexpr int kQueued = 1;
+  constexpr int kSlow = 3 * (kThreads + kQueued);
   HttpServer server;
   server.Post("/work", [](const HttpRequest&) {
     return HttpResponse{200, "application/json", R"({"ok":true})"};
   });
   server.Get("/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok"}; });
-  server.SetLimits(1 << 20, /*read_timeout_seconds=*/1);
+  server.SetLimits(1 << 20, /*request_timeout_seconds=*/1);
   server.SetConcurrency(AdmissionLimits{kThreads, kQueued, {}});
   absl::StatusOr<int> port = server.Start("127.0.0.1", 0);
   ASSERT_TRUE(port.ok()) << port.status();
   // Half requests on raw connections: headers started, never finished.
   std::vector<int> slow;
-  for (int i = 0; i < kThreads + kQueued; ++i) {
+  for (int i = 0; i < kSlow; ++i) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -265,32 +266,30 @@ TEST(HttpOverloadTest, SlowClientsAreShedThenDropped) {
     const std::string half = "POST /work HTTP/1.1\r\nHost: x\r\nContent-Le";
     ASSERT_EQ(send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
     slow.push_back(fd);
-    // One at a time, so that they (and not the requests below) take the slots.
-    ASSERT_TRUE(Eventually([&] {
-      const HttpServer::Load l = server.load();
-      return l.in_flight + l.queued == i + 1;
-    }));
   }
+  ASSERT_TRUE(Eventually([&] { return server.load().connections_open == kSlow; }));
+  EXPECT_EQ(server.load().in_flight, 0);
   httplib::Client client("127.0.0.1", *port);
-  httplib::Result shed = client.Post("/work", "{}", "application/json");
-  ASSERT_TRUE(shed);
-  EXPECT_EQ(shed->status, 503);
-  httplib::Result probe = client.Get("/healthz");
-  ASSERT_TRUE(probe);
-  EXPECT_EQ(probe->status, 200);
-  // The read timeout drops them (the 60 s limit is only a safety net).
-  ASSERT_TRUE(Eventually([&] {
-    const HttpServer::Load l = server.load();
-    return l.in_flight == 0 && l.queued == 0;
-  }));
   httplib::Result served = client.Post("/work", "{}", "application/json");
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200);
-  for (int fd : slow) close(fd);
+  httplib::Result probe = client.Get("/healthz");
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(probe->status, 200);
+  EXPECT_EQ(server.load().shed, 0);
+  // The deadline closes them (the 60 s limit is only a safety net): each sees end-of-stream.
+  for (int fd : slow) {
+    timeval tv{60, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char c;
+    EXPECT_LE(recv(fd, &c, 1, 0), 0);
+    close(fd);
+  }
+  ASSERT_TRUE(Eventually([&] { return server.load().connections_open <= 1; }));
   server.Stop();
 }
 
-// gpufitd's own wiring: --http-threads / --http-max-queued bound the extender port, the
+// gpufitd's own wiring: --http-threads / --http-max-queued bound the extender's workers, the
 // shed request is counted, and GETs (probes, scrapes) are answered while it sheds.
 TEST(HttpOverloadTest, DaemonShedsExtenderCallsAndCountsThem) {
   std::ostringstream log;
@@ -298,24 +297,31 @@ TEST(HttpOverloadTest, DaemonShedsExtenderCallsAndCountsThem) {
   DaemonOptions options = ::gpufit::testing::LoopbackOptions();
   options.http_threads = 1;
   options.http_max_queued = 0;
-  options.http_timeout_seconds = 1;
   Daemon daemon(options, &logger);
   ASSERT_TRUE(daemon.Start().ok());
-  // A client that sends half a request holds the only worker until the read timeout.
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(daemon.http_port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  const std::string half = "POST /filter HTTP/1.1\r\nHost: x\r\nContent-Le";
-  ASSERT_EQ(send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
-  ASSERT_TRUE(Eventually([&] { return daemon.http_load().in_flight == 1; }));
+  // One extender call holds the only worker until the gate opens.
+  Gate gate;
+  std::atomic<bool> hold{true};
+  daemon.http_server().SetWorkerHookForTest([&] {
+    if (hold) gate.Wait();
+  });
+  int held_status = 0;
+  std::thread first([&] {
+    httplib::Client c("127.0.0.1", daemon.http_port());
+    c.set_read_timeout(120, 0);  // safety net only
+    httplib::Result r = c.Post("/filter", R"({"NodeNames":["a"]})", "application/json");
+    if (r) held_status = r->status;
+  });
+  ASSERT_TRUE(gate.AwaitWaiting(1));
+  EXPECT_EQ(daemon.http_load().in_flight, 1);
   httplib::Client client("127.0.0.1", daemon.http_port());
   httplib::Result shed = client.Post("/filter", R"({"NodeNames":["a"]})", "application/json");
   ASSERT_TRUE(shed);
   EXPECT_EQ(shed->status, 503);
   EXPECT_EQ(shed->get_header_value("Retry-After"), "1");
+  EXPECT_THAT(nlohmann::json::parse(shed->body).at("error").get<std::string>(),
+              HasSubstr("overloaded: 1 requests in progress and 0 waiting (--http-threads, "
+                        "--http-max-queued)"));
   httplib::Result metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
@@ -324,12 +330,14 @@ TEST(HttpOverloadTest, DaemonShedsExtenderCallsAndCountsThem) {
               Optional(1.0));
   EXPECT_THAT(MetricValue(metrics->body, "gpufit_requests_in_flight", {{"server", "http"}}),
               Optional(1.0));
-  // Dropped after the read timeout; then the extender answers again.
-  ASSERT_TRUE(Eventually([&] { return daemon.http_load().in_flight == 0; }));
+  // Once the worker is free the extender answers again, the held call included.
+  hold = false;
+  gate.Open();
+  first.join();
+  EXPECT_EQ(held_status, 200);
   httplib::Result served = client.Post("/filter", R"({"NodeNames":["a"]})", "application/json");
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200);
-  close(fd);
   daemon.Shutdown();
 }
 

@@ -322,6 +322,49 @@ TEST_F(TlsTest, PollPicksUpChangedFiles) {
   EXPECT_EQ(AwaitServedSerial(daemon_->grpc_port(), "2002"), "2002");
 }
 
+// HTTPS on the event-driven server: requests share a kept-alive TLS connection, and a client
+// that connects but never completes the handshake is closed at the request deadline (and
+// counted), holding nothing longer.
+TEST_F(TlsTest, HttpsKeepAliveAndHandshakeDeadline) {
+  DaemonOptions o;
+  o.http_tls_cert_path = Path("live/server.pem");
+  o.http_tls_key_path = Path("live/server.key");
+  o.http_timeout_seconds = 1;
+  ASSERT_TRUE(DaemonFixture::StartDaemon(o).ok());
+  std::unique_ptr<httplib::SSLClient> client = Https("");
+  client->set_keep_alive(true);
+  for (int i = 0; i < 3; ++i) {
+    httplib::Result r = client->Get("/healthz");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(daemon_->http_load().connections_open, 1);
+
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(daemon_->http_port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval tv{60, 0};  // safety net
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char c;
+  EXPECT_LE(recv(fd, &c, 1, 0), 0);  // closed by the server
+  close(fd);
+  // Counted right after the close (the 60 s bound is a safety net).
+  std::optional<double> refused;
+  for (int i = 0; i < 6000 && refused != 1.0; ++i) {
+    refused = MetricValue(Metrics(), "gpufit_http_connections_refused_total",
+                          {{"listener", "http"}, {"reason", "tls_handshake"}});
+    if (refused != 1.0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_THAT(refused, Optional(1.0));
+  // The kept-alive connection still serves.
+  httplib::Result r = client->Get("/readyz");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST_F(TlsTest, StartupRefusesUnusableFilesNamingTheFlag) {
   Logger logger(&log_);
   metrics::Metrics metrics("test");
