@@ -115,8 +115,8 @@ struct DaemonOptions {
   int grpc_max_streams = 256;         // KEDA StreamIsActive streams open at once
   // The longest one PlanFleet call may plan, whatever it asks (kMaxFleetSolveSeconds).
   int fleet_solve_seconds = 10;
-  int http_threads = 8;               // HTTP POST handlers (extender calls) run at once
-  int http_max_queued = 64;           // more POSTs, read, waiting for a thread
+  int http_threads = 8;      // HTTP POST handlers (extender calls) run at once
+  int http_max_queued = 64;  // more POSTs, read, waiting for a thread
 };
 
 struct DaemonFlags {
