@@ -12,8 +12,10 @@
 //               input byte (every name gets a FailedNodes message)
 //   names-pass  filter, NodeNames mode, a pod without gpufit annotations (every name kept)
 //   prio-names  prioritize, NodeNames mode, no name in the node cache
-//   nodes-tiny  filter, Nodes mode, minimal Node objects ({"metadata":{"name":...}}): the
-//               most nodes (and answer entries) per input byte
+//   nodes-dense filter, Nodes mode, the most nodes a call may name (15,000), each padded with
+//               empty arrays: the densest JSON for the parser (hostile)
+// Every scenario names at most 15,000 nodes (the extender's cap) and fills the body with
+// larger nodes or longer names instead.
 // Prints: body bytes, peak bytes above the baseline before the body existed, the factor, and
 // the resident bytes left after the call (what stays retained). NO_TUNE=1 skips gpufitd's
 // malloc settings (server/allocator.h), to compare.
@@ -66,12 +68,20 @@ void ResetPeak() { std::ofstream("/proc/self/clear_refs") << "5"; }
 // A pod without gpufit.io/ annotations: the extender passes every node through.
 std::string PlainPod() { return R"({"metadata":{"name":"web","namespace":"default"}})"; }
 
+// The extender takes at most this many nodes per call (kMaxNodesPerCall in extender.cc);
+// bodies past it are refused before any per-node memory exists, so the scenarios fill
+// `target_bytes` with at most this many nodes, each as large as it takes.
+constexpr size_t kMaxNodes = 15'000;
+
 std::string NamesBody(size_t target_bytes, const std::string& pod) {
   std::string body = "{\"Pod\":" + pod + ",\"Nodes\":null,\"NodeNames\":[";
   body.reserve(target_bytes + 64);
-  for (int i = 0; body.size() < target_bytes; ++i) {
+  const size_t name_bytes = std::max<size_t>(16, target_bytes / kMaxNodes);
+  for (size_t i = 0; body.size() < target_bytes && i < kMaxNodes; ++i) {
     if (i > 0) body += ",";
-    body += "\"" + gpufit::testing::NodeName(i) + "\"";
+    std::string name = gpufit::testing::NodeName(static_cast<int>(i));
+    name.resize(std::max(name.size(), name_bytes - 3), 'x');
+    body += "\"" + name + "\"";
   }
   body += "]}";
   return body;
@@ -89,12 +99,18 @@ std::string NodesBody(size_t target_bytes) {
   return body;
 }
 
-std::string TinyNodesBody(size_t target_bytes) {
+// The most nodes, each padded with a field of empty arrays ([],[],...): one JSON structural
+// per byte, the densest input for the parser's structural index (4 bytes per structural).
+std::string DenseNodesBody(size_t target_bytes) {
   std::string body = "{\"Pod\":" + gpufit::testing::SamplePod() + ",\"Nodes\":{\"items\":[";
   body.reserve(target_bytes + 64);
-  for (int i = 0; body.size() < target_bytes; ++i) {
+  const size_t per_node = target_bytes / kMaxNodes;
+  for (size_t i = 0; body.size() < target_bytes && i < kMaxNodes; ++i) {
     if (i > 0) body += ",";
-    body += "{\"metadata\":{\"name\":\"" + gpufit::testing::NodeName(i) + "\"}}";
+    body += "{\"metadata\":{\"name\":\"" + gpufit::testing::NodeName(static_cast<int>(i)) +
+            "\"},\"x\":[";
+    for (size_t b = 40; b + 3 < per_node; b += 3) body += "[],";
+    body += "[]]}";
   }
   body += "]}}";
   return body;
@@ -105,7 +121,7 @@ std::string TinyNodesBody(size_t target_bytes) {
 int Extender(int argc, char** argv) {
   if (argc < 1) {
     std::fprintf(stderr,
-                 "extender: nodes|nodes-tiny|names-miss|names-pass|prio-names [BODY_MIB]\n");
+                 "extender: nodes|nodes-dense|names-miss|names-pass|prio-names [BODY_MIB]\n");
     return 2;
   }
   const std::string scenario = argv[0];
@@ -122,8 +138,8 @@ int Extender(int argc, char** argv) {
   std::string body;
   if (scenario == "nodes") {
     body = NodesBody(body_mib << 20);
-  } else if (scenario == "nodes-tiny") {
-    body = TinyNodesBody(body_mib << 20);
+  } else if (scenario == "nodes-dense") {
+    body = DenseNodesBody(body_mib << 20);
   } else if (scenario == "names-miss" || scenario == "prio-names") {
     body = NamesBody(body_mib << 20, gpufit::testing::SamplePod());
   } else if (scenario == "names-pass") {

@@ -10,6 +10,7 @@
 #include "server/daemon.h"
 #include "server/grpc_logging.h"
 #include "server/logging.h"
+#include "server/memory_budget.h"
 #include "server/signals.h"
 
 namespace {
@@ -70,6 +71,11 @@ int main(int argc, char** argv) {
   }
   if (flags->help) {
     std::cout << gpufit::server::DaemonUsage();
+    return kExitOk;
+  }
+  if (flags->memory_budget) {
+    std::cout << gpufit::server::FormatMemoryBudget(
+        gpufit::server::ComputeMemoryBudget(flags->options));
     return kExitOk;
   }
   if (flags->version) {

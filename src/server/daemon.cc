@@ -28,6 +28,7 @@
 #include "server/extender.h"
 #include "server/grpc_bad_request.h"
 #include "server/keda_scaler.h"
+#include "server/memory_budget.h"
 #include "server/placement_service.h"
 #include "server/prometheus_client.h"
 #include "server/reloader.h"
@@ -55,7 +56,7 @@ Flags (--flag=value and --flag value alike):
   --http-address HOST:PORT      /metrics, /healthz, /readyz (default 0.0.0.0:8080; port 0 = any)
   --log-level LEVEL             debug, info (default), warn or error; JSON lines on stderr
   --shutdown-grace-seconds N    time in-flight calls get on SIGTERM (default 10)
-  --max-message-bytes N         largest request accepted (default 4194304)
+  --max-message-bytes N         largest request accepted (default 1048576)
   --reload-poll-seconds N       config and TLS file change check interval (default 2;
                                 0 = SIGHUP only)
   --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]
@@ -74,7 +75,7 @@ Flags (--flag=value and --flag value alike):
                                 kubelet probes when the HTTP port requires client certificates
   --extender-prefix PATH        scheduler extender at POST PATH/filter and PATH/prioritize
                                 on the HTTP port (default "" -> /filter, /prioritize)
-  --extender-max-body-bytes N   largest extender request body (default 67108864); larger
+  --extender-max-body-bytes N   largest extender request body (default 33554432); larger
                                 ones get 413, refused from Content-Length before the body
                                 is read
   --http-timeout-seconds N      HTTP whole-request deadline: TLS handshake, headers and body
@@ -90,7 +91,7 @@ Flags (--flag=value and --flag value alike):
   --http-body-budget-bytes N    bytes of request bodies held at once; a body that does not
                                 fit waits up to 1 s, then gets 503 + Retry-After; requests
                                 without a body (probes, scrapes) never wait (default
-                                67108864; at least --extender-max-body-bytes)
+                                33554432; at least --extender-max-body-bytes)
   --kube-api-url URL            API server for the extender's node cache (list + watch of
                                 nodes); default: in-cluster when KUBERNETES_SERVICE_HOST is
                                 set, else no node cache
@@ -102,14 +103,16 @@ Flags (--flag=value and --flag value alike):
                                 TLS, request, answer), cut shorter by the caller's deadline
                                 (default 5). Only servers the config's prometheus.servers
                                 lists are queried.
-  --grpc-max-in-flight N        unary gRPC calls served at once (default 64)
+  --grpc-max-in-flight N        unary gRPC calls served at once (default 32)
   --grpc-max-queued N           more calls waiting for a slot, each at most until its
-                                deadline or 5 s (default 128); past that RESOURCE_EXHAUSTED
+                                deadline or 5 s (default 32); past that RESOURCE_EXHAUSTED
   --grpc-max-streams N          KEDA StreamIsActive streams open at once (default 256)
   --fleet-solve-seconds N       longest one PlanFleet call plans, whatever it asks (default 10)
   --http-threads N              HTTP POST handlers (extender calls) run at once (default 8)
   --http-max-queued N           more POSTs waiting for a thread (default 64); past that
                                 POSTs get 503 + Retry-After (GETs are still answered)
+  --memory-budget               print the memory budget these flags allow (the most
+                                resident memory clients can make gpufitd hold) and exit
   --help, --version
 
 Exit codes: 0 after a clean shutdown, 2 bad flags or config at startup, 1 internal error.
@@ -153,6 +156,7 @@ constexpr FlagDef kFlags[] = {
     {"fleet-solve-seconds", true},
     {"http-threads", true},
     {"http-max-queued", true},
+    {"memory-budget", false},
     {"help", false},
     {"version", false},
 };
@@ -336,7 +340,9 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
       if (eq != std::string::npos) {
         return absl::InvalidArgumentError(absl::StrCat("--", name, ": takes no value"));
       }
-      (name == "help" ? flags.help : flags.version) = true;
+      (name == "help"      ? flags.help
+       : name == "version" ? flags.version
+                           : flags.memory_budget) = true;
       continue;
     }
     std::string value;
@@ -445,6 +451,16 @@ absl::Status Daemon::Start() {
   const HostPort grpc_hp = *ParseHostPort(options_.grpc_address, "--grpc-address");
   const HostPort http_hp = *ParseHostPort(options_.http_address, "--http-address");
   const std::shared_ptr<const config::ServiceConfig> config = store_.Snapshot();
+  const MemoryBudget budget = ComputeMemoryBudget(options_);
+  if (const std::optional<double> limit = ContainerMemoryLimitBytes();
+      limit.has_value() && budget.total_bytes > *limit) {
+    logger_->Warn(
+        "memory budget exceeds the container's memory limit: a hostile client could get "
+        "gpufitd OOM-killed; raise the limit or lower --http-body-budget-bytes, "
+        "--max-message-bytes, --grpc-max-in-flight/--grpc-max-queued or --http-max-connections "
+        "(gpufitd --memory-budget shows each term)",
+        {{"memory_budget_bytes", budget.total_bytes}, {"memory_limit_bytes", *limit}});
+  }
   logger_->Info("serving",
                 {{"grpc_address", absl::StrCat(DialableHost(grpc_hp.host), ":", grpc_port_)},
                  {"http_address", absl::StrCat(DialableHost(http_hp.host), ":", http_port_)},
@@ -460,6 +476,7 @@ absl::Status Daemon::Start() {
                                   ? "off"
                                   : (options_.http_tls_client_ca_path.empty() ? "tls" : "mtls")},
                  {"health_port", health_port_},
+                 {"memory_budget_bytes", budget.total_bytes},
                  {"version", std::string(kVersion)}});
   return absl::OkStatus();
 }

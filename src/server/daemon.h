@@ -55,9 +55,11 @@ struct DaemonOptions {
   // Time in-flight calls get to finish on shutdown; keep below the pod's
   // terminationGracePeriodSeconds (30 by default).
   int shutdown_grace_seconds = 10;
-  // Largest request accepted (gRPC's own default, 4 MiB); larger ones are refused with
-  // RESOURCE_EXHAUSTED before any handler runs.
-  int max_message_bytes = 4 * 1024 * 1024;
+  // Largest request accepted; larger ones are refused with RESOURCE_EXHAUSTED before any
+  // handler runs. 1 MiB, a quarter of gRPC's own default: the largest fleet PlanFleet accepts
+  // (1,000 workloads) is ~45 KB, and every admitted or queued call holds its request, so this
+  // times the gRPC slots is a term of the memory budget (server/memory_budget.h).
+  int max_message_bytes = 1024 * 1024;
   int reload_poll_seconds = 2;  // 0 = SIGHUP only
   std::string tls_cert_path;    // PEM; with tls_key_path enables TLS on the gRPC port
   std::string tls_key_path;
@@ -76,7 +78,7 @@ struct DaemonOptions {
   // Largest extender request body (413 beyond it, refused from Content-Length before it is
   // read). kube-scheduler sends ~10% of a large cluster's nodes; a 500-node Nodes body with
   // images and managedFields is ~10-30 MB.
-  size_t extender_max_body_bytes = 64 * 1024 * 1024;
+  size_t extender_max_body_bytes = 32 * 1024 * 1024;
   // HTTP port (server/http_server.h; README "HTTP limits and memory" has the memory these
   // bound). The whole-request deadline: TLS handshake, headers and body of one request must
   // arrive within it (a slow client is closed at it, whatever it trickles); the answer's
@@ -95,7 +97,7 @@ struct DaemonOptions {
   int http_max_headers = 100;
   // Bytes of request bodies in flight at once (a body that does not fit waits 1 s, then
   // 503 + Retry-After). At least --extender-max-body-bytes.
-  size_t http_body_budget_bytes = 64 * 1024 * 1024;
+  size_t http_body_budget_bytes = 32 * 1024 * 1024;
   // Node cache for the extender's NodeNames mode: the API server to list/watch nodes from.
   // Empty URL = in-cluster (KUBERNETES_SERVICE_HOST/PORT and the service-account token and
   // CA); no URL and not in a cluster = no node cache.
@@ -109,8 +111,8 @@ struct DaemonOptions {
   int prometheus_timeout_seconds = 5;
   // Overload (server/admission.h): past these, calls get RESOURCE_EXHAUSTED and HTTP POSTs
   // 503 at once instead of everyone slowing down together.
-  int grpc_max_in_flight = 64;        // unary gRPC calls served at once
-  int grpc_max_queued = 128;          // more waiting for a slot (at most until their deadline)
+  int grpc_max_in_flight = 32;        // unary gRPC calls served at once
+  int grpc_max_queued = 32;           // more waiting for a slot (at most until their deadline)
   int grpc_max_queue_wait_ms = 5000;  // longest a queued call waits (its deadline may cut it)
   int grpc_max_streams = 256;         // KEDA StreamIsActive streams open at once
   // The longest one PlanFleet call may plan, whatever it asks (kMaxFleetSolveSeconds).
@@ -123,6 +125,7 @@ struct DaemonFlags {
   DaemonOptions options;
   bool help = false;
   bool version = false;
+  bool memory_budget = false;  // print ComputeMemoryBudget() for these flags and exit
 };
 
 // Parses gpufitd's arguments (without argv[0]); `--flag=value` and `--flag value` alike.

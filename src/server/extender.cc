@@ -192,6 +192,21 @@ using NameIndexSet = absl::flat_hash_set<uint32_t, NameIndexHash<List>, NameInde
 
 // The elements of `array`, counted in one pass over the structural indexes, so that vectors and
 // sets get their final size at once instead of growing (old and new copies held at once).
+// Nodes one call may name, either way. Kubernetes supports clusters of up to 5,000 nodes
+// ("Considerations for large clusters", kubernetes.io/docs/setup/best-practices/cluster-large);
+// 3x that is no real cluster. What a call holds per node (its inventory and answer entry,
+// ~200 B) is then bounded whatever the body: without the cap a body of minimal Node objects
+// ({"metadata":{"name":"a"}}, 27 bytes each) costs 7.7x its size, with it ~3x.
+constexpr size_t kMaxNodesPerCall = 15'000;
+
+absl::Status CheckNodeCount(std::string_view field, size_t count) {
+  if (count <= kMaxNodesPerCall) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": at most ", kMaxNodesPerCall,
+                                                 " nodes per call (Kubernetes supports 5000 "
+                                                 "per cluster); got ",
+                                                 count));
+}
+
 simdjson::error_code CountElements(simdjson::ondemand::array& array, size_t* count) {
   if (auto err = array.count_elements().get(*count)) return err;
   return *count > std::numeric_limits<uint32_t>::max() ? simdjson::CAPACITY : simdjson::SUCCESS;
@@ -219,6 +234,9 @@ absl::Status ReadNodes(simdjson::ondemand::value nodes, ExtenderArgs* args) {
     EXT_TRY(items_value.get_array().get(items));
     size_t count = 0;
     EXT_TRY(CountElements(items, &count));
+    if (absl::Status s = CheckNodeCount("Nodes.items", args->items.size() + count); !s.ok()) {
+      return s;
+    }
     args->items.reserve(args->items.size() + count);
     NameIndexSet<std::vector<NodeItem>> seen_names(count, {&args->items}, {&args->items});
     for (auto item_result : items) {
@@ -288,6 +306,7 @@ absl::Status ReadNodeNames(simdjson::ondemand::value names, ExtenderArgs* args) 
   EXT_TRY(names.get_array().get(array));
   size_t count = 0;
   EXT_TRY(CountElements(array, &count));
+  if (absl::Status s = CheckNodeCount("NodeNames", count); !s.ok()) return s;
   args->node_names.reserve(count);
   NameIndexSet<std::vector<std::string_view>> seen(count, {&args->node_names}, {&args->node_names});
   for (auto name : array) {

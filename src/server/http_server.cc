@@ -64,6 +64,11 @@ std::string JsonError(std::string_view message) {
 // (method, target, body) and enforces what Beast's own request parser does not: a limit on
 // the number of header lines, a single Content-Length, and a body buffer that grows (chunked
 // bodies) only as far as the body budget lets it.
+// A chunked body grows by doubling up to this size, then in one step to the body limit
+// (RequestParser::on_chunk_header_impl). The body budget has this much on top of its
+// configured bytes, so that one body of the largest size fits whatever its framing.
+constexpr size_t kSmallChunkedBodyBytes = 64 * 1024;
+
 class RequestParser final : public http::basic_parser<true> {
  public:
   // `reserve(bytes)` takes more of the body budget for a growing chunked body; false = none.
@@ -144,9 +149,14 @@ class RequestParser final : public http::basic_parser<true> {
     // Beast has checked the total against the body limit.
     const size_t needed = body_.size() + static_cast<size_t>(size) + kHttpBodyPaddingBytes;
     if (needed <= body_.capacity()) return;
-    // Doubling, up to the limit: a handful of copies for a large body, a bounded overshoot.
+    // Doubling while the body is small; past kSmallChunkedBodyBytes one step to the limit.
+    // Doubling all the way would need old + new capacity from the budget at each copy (1.5x
+    // the limit near it), which a budget sized for one largest body cannot give; reserved
+    // but unwritten capacity costs address space, not resident memory.
     const size_t want =
-        std::max(needed, std::min(2 * body_.capacity(), max_body_bytes_ + kHttpBodyPaddingBytes));
+        needed <= kSmallChunkedBodyBytes
+            ? std::max(needed, std::min(2 * body_.capacity(), kSmallChunkedBodyBytes))
+            : max_body_bytes_ + kHttpBodyPaddingBytes;
     // A fresh string gets exactly `want` (growing one in place may round it up); both exist
     // during the copy, so both are paid for.
     if (!reserve_(want)) {
@@ -563,7 +573,7 @@ class Session final : public SessionBase {
     server_->RequestRefused(metrics::HttpRefusal::kBodyBudget);
     WriteError(503,
                absl::StrCat("busy: request bodies in progress fill the body budget of ",
-                            server_->budget->capacity_bytes(),
+                            server_->limits.body_budget_bytes,
                             " bytes (--http-body-budget-bytes); retry later"),
                /*unread_input=*/true, /*retry_after=*/true);
   }
@@ -599,7 +609,7 @@ class Session final : public SessionBase {
       server_->RequestRefused(metrics::HttpRefusal::kBodyBudget);
       return WriteError(503,
                         absl::StrCat("busy: request bodies in progress fill the body budget of ",
-                                     server_->budget->capacity_bytes(),
+                                     server_->limits.body_budget_bytes,
                                      " bytes (--http-body-budget-bytes); retry later"),
                         /*unread_input=*/true, /*retry_after=*/true);
     }
@@ -838,9 +848,11 @@ absl::StatusOr<int> HttpServer::Impl::Start(const std::string& host, int port) {
   }
   const int bound = acceptor_->local_endpoint().port();
   started_ = true;
-  budget = std::make_unique<BodyBudget>(limits.body_budget_bytes, [this](size_t bytes) {
-    if (probe != nullptr) probe->SetBodyBytesInFlight(listener, bytes);
-  });
+  budget = std::make_unique<BodyBudget>(limits.body_budget_bytes + kSmallChunkedBodyBytes,
+                                        [this](size_t bytes) {
+                                          if (probe != nullptr)
+                                            probe->SetBodyBytesInFlight(listener, bytes);
+                                        });
   if (probe != nullptr) probe->SetConnectionsOpen(listener, 0);
   const bool any_post =
       std::any_of(routes.begin(), routes.end(), [](const auto& r) { return bool(r.second.post); });

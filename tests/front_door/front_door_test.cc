@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -26,6 +28,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "yaml-cpp/yaml.h"
 
 // AddressSanitizer builds keep freed memory in quarantine: RSS says nothing there.
 #if defined(__SANITIZE_ADDRESS__)
@@ -213,6 +216,122 @@ TEST_F(FrontDoorTest, RepeatedAcceleratorIdsAreRefused) {
   s = PlanFleet(fleet, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), StartsWith("fleet.accelerators[1]: repeats 'a100-80gb'"));
+  EXPECT_EQ(ServesNormally(), "");
+}
+
+// --- Every door at once --------------------------------------------------------------------
+
+// A Nodes-mode filter body of `target_bytes`: the most nodes a call may name (15,000), each
+// padded with empty arrays, the densest JSON for the parser (bench/http_memory nodes-dense).
+std::string DenseNodesBody(size_t target_bytes) {
+  constexpr size_t kNodes = 15'000;
+  std::string body = absl::StrCat(
+      R"({"Pod":{"metadata":{"name":"p","namespace":"d","annotations":{"gpufit.io/model":)",
+      R"("llama-3-8b","gpufit.io/concurrency":"8"}}},"Nodes":{"items":[)");
+  body.reserve(target_bytes + 64);
+  const size_t per_node = target_bytes / kNodes;
+  for (size_t i = 0; i < kNodes; ++i) {
+    if (i > 0) body += ",";
+    absl::StrAppend(&body, R"({"metadata":{"name":"n)", i, R"("},"x":[)");
+    for (size_t b = 40; b + 3 < per_node; b += 3) body += "[],";
+    body += "[]]}";
+  }
+  body += "]}}";
+  return body;
+}
+
+// A PlanFleetRequest of about `bytes`: a small fleet whose name fills the message.
+v1::PlanFleetRequest PaddedFleet(size_t bytes) {
+  v1::PlanFleetRequest request;
+  *request.mutable_fleet() = SevenTenants();
+  request.mutable_fleet()->set_name(std::string(bytes - 4096, 'f'));
+  return request;
+}
+
+// The worst the clients of every front door can do at once, with the chart's settings: as
+// many slow connections as gpufitd accepts, each holding a near-full header; extender bodies
+// of the largest size and densest JSON, more than the body budget admits; gRPC calls of the
+// largest message size filling every in-flight and queue slot while the fleet solver is busy.
+// gpufitd's peak RSS must stay inside the chart's memory limit, and it must keep serving.
+TEST_F(FrontDoorTest, EveryDoorAtOnceStaysInsideTheChartsMemoryLimit) {
+  const YAML::Node values = YAML::LoadFile(kValues);
+  const int max_message_bytes = values["grpc"]["maxMessageBytes"].as<int>();
+  StartDaemon({"--max-message-bytes", std::to_string(max_message_bytes)});
+  const size_t start_rss = daemon_.RssBytes();
+
+  // gRPC: a bucketed fleet holds the small fleet lane for its time limit; then every slot.
+  std::vector<std::thread> threads;
+  std::atomic<int> grpc_done{0};
+  auto channel = grpc::CreateChannel(daemon_.grpc_target(), grpc::InsecureChannelCredentials());
+  auto stub = v1::PlacementService::NewStub(channel);
+  threads.emplace_back([&] {
+    v1::PlanFleetRequest request;
+    *request.mutable_fleet() = SevenTenants();
+    v1::FleetWorkload* fw = request.mutable_fleet()->add_workloads();
+    fw->mutable_workload()->set_name("bucketed");
+    fw->mutable_workload()->set_model("llama-3-8b");
+    fw->mutable_workload()->set_precision(v1::PRECISION_FP8);
+    v1::BucketedTraffic* b = fw->mutable_bucketed_traffic();
+    b->set_requests_per_second(97);
+    for (int i = 0; i < 100; ++i) {
+      v1::TrafficBucket* tb = b->add_buckets();
+      tb->set_input_tokens(64 + (i * 37) % 4000);
+      tb->set_output_tokens(32 + (i * 53) % 1000);
+      tb->set_fraction(1.0 + (i * 7) % 5);
+    }
+    request.mutable_fleet()->mutable_solver()->set_time_limit_seconds(10);
+    request.mutable_fleet()->mutable_solver()->set_relative_gap(0);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::PlanFleetResponse response;
+    stub->PlanFleet(&context, request, &response);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const v1::PlanFleetRequest padded = PaddedFleet(static_cast<size_t>(max_message_bytes));
+  constexpr int kGrpcCalls = 32 + 32 + 16;  // in flight + queued (defaults) + refused
+  for (int i = 0; i < kGrpcCalls; ++i) {
+    threads.emplace_back([&] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      v1::PlanFleetResponse response;
+      stub->PlanFleet(&context, padded, &response);
+      ++grpc_done;
+    });
+  }
+
+  // HTTP: slow connections, each with ~16 KiB of an unfinished header.
+  constexpr int kSlowConnections = 448;  // leaves room under the cap (512) for the rest
+  std::string partial = "POST /filter HTTP/1.1\r\nHost: x\r\n";
+  while (partial.size() < 15 * 1024) partial += "X-Filler: " + std::string(1000, 'x') + "\r\n";
+  std::vector<int> slow;
+  for (int i = 0; i < kSlowConnections; ++i) {
+    const int fd = ConnectLoopback(daemon_.http_port(), std::chrono::seconds(5));
+    if (fd < 0) continue;
+    SendAll(fd, partial);
+    slow.push_back(fd);
+  }
+
+  // Extender: the largest, densest bodies, more at once than the body budget admits.
+  const std::string dense = DenseNodesBody(32u << 20);
+  std::atomic<int> extender_ok{0}, extender_refused{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 2; ++round) {
+        const std::string r =
+            HttpRequest(daemon_.http_port(), "POST", "/filter", dense, std::chrono::seconds(60));
+        (HttpStatusOf(r) == 200 ? extender_ok : extender_refused)++;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int fd : slow) ::close(fd);
+
+  const size_t peak = daemon_.PeakRssBytes();
+  std::printf(
+      "every door at once: RSS %zu MiB at start, peak %zu MiB; extender %d answered, "
+      "%d refused or cut; %d gRPC calls done\n",
+      start_rss >> 20, peak >> 20, extender_ok.load(), extender_refused.load(), grpc_done.load());
+  EXPECT_GT(extender_ok.load(), 0);
   EXPECT_EQ(ServesNormally(), "");
 }
 

@@ -76,8 +76,8 @@ bool Eventually(Pred pred) {
 TEST(OverloadFlagsTest, LimitsParseWithDefaultsAndBounds) {
   absl::StatusOr<DaemonFlags> defaults = ParseDaemonFlags({});
   ASSERT_TRUE(defaults.ok());
-  EXPECT_EQ(defaults->options.grpc_max_in_flight, 64);
-  EXPECT_EQ(defaults->options.grpc_max_queued, 128);
+  EXPECT_EQ(defaults->options.grpc_max_in_flight, 32);
+  EXPECT_EQ(defaults->options.grpc_max_queued, 32);
   EXPECT_EQ(defaults->options.grpc_max_streams, 256);
   EXPECT_EQ(defaults->options.http_threads, 8);
   EXPECT_EQ(defaults->options.http_max_queued, 64);

@@ -25,7 +25,7 @@ TEST(DaemonFlagsTest, Defaults) {
   EXPECT_EQ(f->options.http_address, "0.0.0.0:8080");
   EXPECT_EQ(f->options.log_level, LogLevel::kInfo);
   EXPECT_EQ(f->options.shutdown_grace_seconds, 10);
-  EXPECT_EQ(f->options.max_message_bytes, 4194304);
+  EXPECT_EQ(f->options.max_message_bytes, 1048576);
   EXPECT_EQ(f->options.reload_poll_seconds, 2);
   EXPECT_TRUE(f->options.config_path.empty());
   EXPECT_FALSE(f->help);

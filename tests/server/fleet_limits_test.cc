@@ -128,6 +128,14 @@ class FleetLimitsTest : public PlacementStubFixture {
 // Issue 13, finding 5: 20,000 workloads (849 KB) ran 106 s of CPU and 1.44 GB. Now each size
 // past core/limits.h is refused before anything is placed, naming the field and the bound.
 TEST_F(FleetLimitsTest, OversizedFleetsAreRefusedNamingTheField) {
+  // With the default --max-message-bytes (1 MiB) gRPC refuses it before it is parsed.
+  v1::PlanFleetResponse response;
+  const grpc::Status too_big = Plan(PlainFleet(20'000, 1), &response);
+  EXPECT_EQ(too_big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // The size bounds hold whatever message size an operator allows.
+  DaemonOptions options;
+  options.max_message_bytes = 16 << 20;
+  StartWithStub(options);
   ExpectRefused(PlainFleet(20'000, 1), "fleet.workloads: at most 1000 (got 20000)");
 
   // Finding 5: one workload with 10,000 buckets and slice_factor 64 ran past 120 s at 900 MB.
