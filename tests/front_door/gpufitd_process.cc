@@ -218,12 +218,10 @@ int HttpStatusOf(const std::string& text) {
 }
 
 int HttpResponseCount(const std::string& text) {
-  int count = 0;
-  for (size_t at = text.find("HTTP/1."); at != std::string::npos;
-       at = text.find("HTTP/1.", at + 1)) {
-    if (at == 0 || text[at - 1] == '\n') ++count;
-  }
-  return count;
+  // Status lines; a body without a trailing newline runs straight into the next one.
+  static const std::regex status_re(R"(HTTP/1\.[01] \d{3} )");
+  return static_cast<int>(std::distance(std::sregex_iterator(text.begin(), text.end(), status_re),
+                                        std::sregex_iterator()));
 }
 
 std::string HttpRequest(int port, const std::string& method, const std::string& path,

@@ -72,7 +72,7 @@ bool SendAll(int fd, const std::string& bytes);
 std::string ReadUntilClose(int fd, std::chrono::milliseconds bound, size_t max_bytes = 1 << 20);
 // The status code of the first HTTP response in `text` ("HTTP/1.1 431 ..."), 0 if none.
 int HttpStatusOf(const std::string& text);
-// Count of HTTP responses (status lines) in `text`.
+// Count of HTTP responses (status lines) in `text`; for answers whose bodies hold none.
 int HttpResponseCount(const std::string& text);
 
 // One GET/POST on a new connection with Connection: close; the response (empty on failure).
