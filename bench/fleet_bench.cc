@@ -27,14 +27,14 @@
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "config/catalog_loader.h"
-#include "config/melange_generator.h"
-#include "config/melange_instance.h"
 #include "config/workload_loader.h"
 #include "config/yaml_reader.h"
 #include "core/fleet_planner.h"
 #include "core/fleet_solver.h"
 #include "core/placement.h"
 #include "nlohmann/json.hpp"
+#include "support/melange/melange_generator.h"
+#include "support/melange/melange_instance.h"
 
 namespace gpufit {
 namespace {
@@ -146,8 +146,8 @@ void BM_FleetMix(benchmark::State& state) {
 BENCHMARK(BM_FleetMix)->Arg(10)->Arg(100)->Arg(1000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 void BM_Melange(benchmark::State& state, const std::string& name, const std::string& text,
-                config::MigMode mode) {
-  absl::StatusOr<core::FleetProblem> pr = config::ParseMelangeInstance(text, name, mode);
+                melange::MigMode mode) {
+  absl::StatusOr<core::FleetProblem> pr = melange::ParseMelangeInstance(text, name, mode);
   if (!pr.ok()) {
     state.SkipWithError(std::string(pr.status().message()).c_str());
     return;
@@ -179,13 +179,13 @@ std::vector<std::pair<std::string, std::string>> Instances() {
     for (bool mig : {false, true}) {
       for (double rate : {4.0, 32.0, 256.0}) {
         for (int sf : {4, 8}) {
-          config::MelangeInstanceSpec spec;
+          melange::MelangeInstanceSpec spec;
           spec.buckets = buckets;
           spec.mig = mig;
           spec.requests_per_second = rate;
           spec.slice_factor = sf;
-          out.emplace_back(config::MelangeInstanceName(spec),
-                           config::GenerateMelangeInstance(spec));
+          out.emplace_back(melange::MelangeInstanceName(spec),
+                           melange::GenerateMelangeInstance(spec));
         }
       }
     }
@@ -196,12 +196,12 @@ std::vector<std::pair<std::string, std::string>> Instances() {
 int RegisterMelange() {
   for (const auto& [stem, text] : Instances()) {
     const bool mig = stem.find("mig7") != std::string::npos;
-    const std::pair<const char*, config::MigMode> modes[] = {
-        {"nomig", config::MigMode::kNoMig},
-        {"free", config::MigMode::kFreeSlices},
-        {"physical", config::MigMode::kPhysicalMig}};
+    const std::pair<const char*, melange::MigMode> modes[] = {
+        {"nomig", melange::MigMode::kNoMig},
+        {"free", melange::MigMode::kFreeSlices},
+        {"physical", melange::MigMode::kPhysicalMig}};
     for (const auto& [mode_name, mode] : modes) {
-      if (mig == (mode == config::MigMode::kNoMig)) continue;
+      if (mig == (mode == melange::MigMode::kNoMig)) continue;
       const std::string label = stem + "/" + mode_name;
       benchmark::RegisterBenchmark(("BM_Melange/" + label).c_str(), BM_Melange, label, text, mode)
           ->Iterations(1)
@@ -221,18 +221,18 @@ void PrintGeneratorCheck() {
     absl::StatusOr<std::string> text = config::internal::ReadFileToString(path);
     if (!text.ok()) continue;
     const nlohmann::json shared = nlohmann::json::parse(*text);
-    config::MelangeInstanceSpec spec;
+    melange::MelangeInstanceSpec spec;
     spec.buckets = buckets;
-    const nlohmann::json generated = nlohmann::json::parse(config::GenerateMelangeInstance(spec));
+    const nlohmann::json generated = nlohmann::json::parse(melange::GenerateMelangeInstance(spec));
     std::printf("generator vs shared %dx%d:", buckets, buckets);
     for (const char* gpu : {"L4", "A10G", "A100-80GB", "H100"}) {
       double model = 0, noisy = 0;
       for (int i = 0; i < buckets; ++i) {
         for (int j = 0; j < buckets; ++j) {
           const double want = shared["gpu_info"][gpu]["tputs"][i][j].get<double>();
-          const double m = config::MelangeModelRequestsPerSecond(
-              gpu, config::MelangeBucketCentre(32, 8192, buckets, i),
-              config::MelangeBucketCentre(16, 2048, buckets, j));
+          const double m = melange::MelangeModelRequestsPerSecond(
+              gpu, melange::MelangeBucketCentre(32, 8192, buckets, i),
+              melange::MelangeBucketCentre(16, 2048, buckets, j));
           model += std::pow(std::log(m / want), 2);
           noisy +=
               std::pow(std::log(generated["gpu_info"][gpu]["tputs"][i][j].get<double>() / want), 2);

@@ -36,7 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "config/proto_conversion.h"
+#include "api/proto_conversion.h"
 #include "config/workload_loader.h"
 #include "gpufit/v1/placement_service.pb.h"
 #include "grpcpp/create_channel.h"
@@ -242,7 +242,7 @@ int Run(const Options& options) {
     return 2;
   }
   gpufit::v1::PlaceRequest place_request;
-  *place_request.mutable_workload() = config::ToProto(*workload);
+  *place_request.mutable_workload() = api::ToProto(*workload);
   place_request.set_view(options.view);
   const grpc::ByteBuffer place_bytes = FromBytes(place_request.SerializeAsString());
   const grpc::ByteBuffer health_bytes = FromBytes(std::string());  // HealthCheckRequest{}

@@ -3,7 +3,7 @@
 //   0: PlaceRequest     -> server::Place (config::FromProto, ResolveWorkload, core::Place and
 //                          the decision back to proto)
 //   1: PredictRequest   -> server::Predict
-//   2: PlanFleetRequest -> config::FromProto(FleetRequest) and core::BuildFleetProblem, the
+//   2: PlanFleetRequest -> api::FromProto(FleetRequest) and core::BuildFleetProblem, the
 //                          validation and capacity model of PlanFleet without the CBC solve
 //                          (milliseconds per call; fuzz_fleet covers the same via YAML).
 // Seeds: fuzz/corpus/fuzz_proto, encoded from fuzz/proto_seeds/*.txtpb by
@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "config/fleet_conversion.h"
+#include "api/fleet_conversion.h"
 #include "config/service_config.h"
 #include "core/fleet_planner.h"
 #include "google/protobuf/stubs/logging.h"
@@ -42,13 +42,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     gpufit::v1::PlanFleetRequest request;
     if (!request.ParseFromArray(bytes, length)) return 0;
     absl::StatusOr<gpufit::core::FleetRequest> fleet =
-        gpufit::config::FromProto(request.fleet(), "fleet");
+        gpufit::api::FromProto(request.fleet(), "fleet");
     if (!fleet.ok()) return 0;
-    gpufit::config::ToProto(*fleet);
+    gpufit::api::ToProto(*fleet);
     absl::StatusOr<gpufit::core::FleetProblem> problem =
         gpufit::core::BuildFleetProblem(*fleet, *config->catalog);
     if (!problem.ok()) {
-      gpufit::config::FleetStatusToProtoPaths(problem.status(), "fleet").IgnoreError();
+      gpufit::api::FleetStatusToProtoPaths(problem.status(), "fleet").IgnoreError();
     }
   }
   return 0;

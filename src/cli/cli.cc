@@ -18,12 +18,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "api/fleet_conversion.h"
+#include "api/proto_conversion.h"
 #include "cli/command_line.h"
-#include "cli/fleet_render.h"
-#include "cli/render.h"
 #include "config/catalog_loader.h"
 #include "config/fleet_loader.h"
-#include "config/proto_conversion.h"
 #include "config/workload_loader.h"
 #include "core/catalog.h"
 #include "core/fleet_planner.h"
@@ -31,6 +30,10 @@
 #include "core/resolved_workload.h"
 #include "core/status_macros.h"
 #include "core/workload.h"
+#include "render/decision_text.h"
+#include "render/fleet_text.h"
+#include "render/mig_parted.h"
+#include "render/proto_text.h"
 
 namespace gpufit::cli {
 namespace {
@@ -120,7 +123,7 @@ absl::StatusOr<OutputFormat> ParseOutputFormat(const CommandLine& cl) {
 
 void WriteMessage(const google::protobuf::Message& message, OutputFormat format,
                   std::ostream& out) {
-  out << (format == OutputFormat::kYaml ? config::ToYaml(message) : config::ToJson(message));
+  out << (format == OutputFormat::kYaml ? render::ToYaml(message) : render::ToJson(message));
 }
 
 // Exactly one positional argument, the file the command reads.
@@ -188,10 +191,9 @@ absl::Status Plan(const std::vector<std::string>& args, std::ostream& out) {
   GPUFIT_ASSIGN_OR_RETURN(std::shared_ptr<const core::Catalog> catalog, CatalogFor(cl));
   GPUFIT_ASSIGN_OR_RETURN(core::ResolvedWorkload workload, LoadAndResolve(path, *catalog));
   const core::Decision decision = core::Place(workload, *catalog);
-  const gpufit::v1::Decision proto =
-      config::ToProto(decision, workload.objective, catalog->version());
+  const gpufit::v1::Decision proto = api::ToProto(decision, workload.objective, catalog->version());
   if (format == OutputFormat::kTable) {
-    RenderDecision(proto, out);
+    render::RenderDecision(proto, out);
   } else {
     WriteMessage(proto, format, out);
   }
@@ -233,7 +235,7 @@ absl::Status Predict(const std::vector<std::string>& args, std::ostream& out) {
   GPUFIT_ASSIGN_OR_RETURN(core::ResolvedWorkload workload, LoadAndResolve(path, *catalog));
   GPUFIT_ASSIGN_OR_RETURN(core::Option option,
                           core::PredictOption(workload, *catalog, accelerator_id, gpus));
-  const gpufit::v1::Option proto = config::ToProto(option);
+  const gpufit::v1::Option proto = api::ToProto(option);
   if (format != OutputFormat::kTable) {
     WriteMessage(proto, format, out);
     return absl::OkStatus();
@@ -241,7 +243,7 @@ absl::Status Predict(const std::vector<std::string>& args, std::ostream& out) {
   // What $/1M counts depends on the task; Place() is where the core decides it, and it
   // costs microseconds, so ask it rather than restate the rule here.
   const std::string unit = core::Place(workload, *catalog).unit;
-  RenderPrediction(proto, workload.name, unit, out);
+  render::RenderPrediction(proto, workload.name, unit, out);
   return absl::OkStatus();
 }
 
@@ -259,9 +261,9 @@ absl::Status Catalog(const std::vector<std::string>& args, std::ostream& out) {
   }
   GPUFIT_ASSIGN_OR_RETURN(std::shared_ptr<const core::Catalog> catalog, CatalogFor(cl));
   if (format == OutputFormat::kTable) {
-    RenderCatalog(*catalog, out);
+    render::RenderCatalog(*catalog, out);
   } else {
-    WriteMessage(config::ToProto(*catalog), format, out);
+    WriteMessage(api::ToProto(*catalog), format, out);
   }
   return absl::OkStatus();
 }
@@ -311,16 +313,17 @@ absl::Status Fleet(const std::vector<std::string>& args, std::ostream& out) {
   if (!plan.ok()) return InFile(plan.status(), path);
   if (cl.Has("mig-config")) {
     std::ofstream file(cl.Get("mig-config"));
-    file << MigPartedConfig(*plan);
+    file << render::MigPartedConfig(*plan);
     if (!file) {
       return absl::InvalidArgumentError(
           absl::StrCat("--mig-config: cannot write '", cl.Get("mig-config"), "'"));
     }
   }
   if (format == OutputFormat::kTable) {
-    RenderFleetTable(*plan, out);
+    render::RenderFleetTable(*plan, out);
   } else {
-    out << (format == OutputFormat::kJson ? FleetPlanJson(*plan) : FleetPlanYaml(*plan));
+    const gpufit::v1::FleetPlan message = api::ToProto(*plan);
+    out << (format == OutputFormat::kJson ? render::ToJson(message) : render::ToYaml(message));
   }
   return absl::OkStatus();
 }

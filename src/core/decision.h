@@ -12,7 +12,7 @@
 namespace gpufit::core {
 
 // Why an option cannot serve the workload. The class is what metrics count by; the kind and
-// numbers let RejectionText() write the sentence a person reads.
+// numbers let render::RejectionText() write the sentence a person reads.
 enum class RejectClass { kNone, kMemory, kSlo, kCapability };
 enum class RejectKind {
   kNone,
@@ -90,9 +90,7 @@ struct Decision {
   }
 };
 
-// "memory: needs 38.2 GiB, has 21.6 GiB usable" / "slo: TPOT 53 ms > 15 ms" /
-// "capability: no NVLink for TP=2". Empty for feasible options.
-std::string RejectionText(const Option& option);
+// The sentence a person reads for a rejection is render::RejectionText (render/narration.h).
 std::string_view RejectClassName(RejectClass cls);  // "memory", "slo", "capability"
 
 }  // namespace gpufit::core

@@ -23,6 +23,7 @@
 #include "k8s/json_readers.h"
 #include "k8s/node_inventory.h"
 #include "k8s/pod_workload.h"
+#include "render/narration.h"
 #include "simdjson.h"
 
 namespace gpufit::server {
@@ -518,7 +519,7 @@ class DecisionIndex {
       return Unresolvable(
           ReasonOf(o.rejection.cls),
           absl::StrCat(
-              "gpufit: ", core::RejectionText(o), " on ", o.accelerator->id,
+              "gpufit: ", render::RejectionText(o), " on ", o.accelerator->id,
               o.gpus_per_replica > 1 ? absl::StrCat(" x", o.gpus_per_replica) : std::string()));
     }
     if (missing_message.empty()) missing_message = "gpufit: no accelerator on this node";

@@ -13,6 +13,7 @@
 #include "core/precision.h"
 #include "core/resolved_workload.h"
 #include "core/status_macros.h"
+#include "render/narration.h"
 
 namespace gpufit::server {
 namespace {
@@ -263,7 +264,7 @@ absl::StatusOr<double> PerReplicaTarget(const core::Workload& workload,
   GPUFIT_ASSIGN_OR_RETURN(const core::Option option,
                           core::PredictOption(resolved, *config.catalog, accelerator, gpus));
   if (!option.feasible || option.prediction.max_concurrency <= 0) {
-    const std::string why = core::RejectionText(option);
+    const std::string why = render::RejectionText(option);
     return absl::FailedPreconditionError(absl::StrCat(
         "accelerator: '", accelerator, "' with ", gpus, " GPU(s) per replica cannot serve '",
         workload.name, "'", why.empty() ? std::string() : ": " + why));

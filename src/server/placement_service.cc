@@ -12,8 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "config/fleet_conversion.h"
-#include "config/proto_conversion.h"
+#include "api/fleet_conversion.h"
+#include "api/proto_conversion.h"
 #include "core/fleet_planner.h"
 #include "core/fleet_stop.h"
 #include "core/placement.h"
@@ -31,7 +31,7 @@ constexpr std::string_view kWorkloadField = "workload";
 
 absl::StatusOr<core::ResolvedWorkload> Resolve(const v1::Workload& proto,
                                                const core::Catalog& catalog) {
-  GPUFIT_ASSIGN_OR_RETURN(core::Workload workload, config::FromProto(proto, kWorkloadField));
+  GPUFIT_ASSIGN_OR_RETURN(core::Workload workload, api::FromProto(proto, kWorkloadField));
   return core::ResolveWorkload(workload, catalog, kWorkloadField);
 }
 
@@ -51,9 +51,9 @@ absl::StatusOr<v1::PlanFleetResponse> PlanConvertedFleet(const config::ServiceCo
     return absl::DeadlineExceededError("no time left to plan the fleet before the deadline");
   }
   absl::StatusOr<core::FleetPlan> plan = core::PlanFleet(fleet, catalog, stop);
-  if (!plan.ok()) return config::FleetStatusToProtoPaths(plan.status(), "fleet");
+  if (!plan.ok()) return api::FleetStatusToProtoPaths(plan.status(), "fleet");
   v1::PlanFleetResponse response;
-  *response.mutable_plan() = config::ToProto(*plan);
+  *response.mutable_plan() = api::ToProto(*plan);
   response.set_catalog_version(catalog.version());
   return response;
 }
@@ -127,7 +127,7 @@ absl::StatusOr<v1::PlaceResponse> Place(const config::ServiceConfig& config,
   core::Decision result = core::Place(workload, catalog);
   v1::PlaceResponse response;
   *response.mutable_decision() =
-      config::ToProto(result, workload.objective, catalog.version(), max_options);
+      api::ToProto(result, workload.objective, catalog.version(), max_options);
   if (decision != nullptr) *decision = std::move(result);
   return response;
 }
@@ -155,21 +155,21 @@ absl::StatusOr<v1::PredictResponse> Predict(const config::ServiceConfig& config,
       const core::Option option,
       core::PredictOption(workload, catalog, request.accelerator(), request.gpus()));
   v1::PredictResponse response;
-  *response.mutable_option() = config::ToProto(option);
+  *response.mutable_option() = api::ToProto(option);
   response.set_catalog_version(catalog.version());
   return response;
 }
 
 v1::GetCatalogResponse GetCatalog(const config::ServiceConfig& config) {
   v1::GetCatalogResponse response;
-  *response.mutable_catalog() = config::ToProto(*config.catalog);
+  *response.mutable_catalog() = api::ToProto(*config.catalog);
   return response;
 }
 
 absl::StatusOr<v1::PlanFleetResponse> PlanFleet(const config::ServiceConfig& config,
                                                 const v1::PlanFleetRequest& request,
                                                 double max_seconds, const core::FleetStop& stop) {
-  GPUFIT_ASSIGN_OR_RETURN(core::FleetRequest fleet, config::FromProto(request.fleet(), "fleet"));
+  GPUFIT_ASSIGN_OR_RETURN(core::FleetRequest fleet, api::FromProto(request.fleet(), "fleet"));
   return PlanConvertedFleet(config, std::move(fleet), max_seconds, stop);
 }
 
@@ -272,7 +272,7 @@ grpc::Status PlacementServiceImpl::SolveFleet(grpc::ServerContext* context,
       [&](const config::ServiceConfig& config) {
         // Converted first: the size checks (core/limits.h) refuse an oversized fleet before it
         // waits for anything, and the lane depends on the size.
-        absl::StatusOr<core::FleetRequest> fleet = config::FromProto(request->fleet(), "fleet");
+        absl::StatusOr<core::FleetRequest> fleet = api::FromProto(request->fleet(), "fleet");
         if (!fleet.ok()) return fleet.status();
         const int64_t cells = core::MeasureFleet(*fleet, *config.catalog).cells;
         absl::StatusOr<FleetLanes::Ticket> ticket =

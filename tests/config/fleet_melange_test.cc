@@ -11,12 +11,12 @@
 #include <utility>
 #include <vector>
 
-#include "config/melange_generator.h"
-#include "config/melange_instance.h"
 #include "config/yaml_reader.h"
 #include "core/fleet_solver.h"
 #include "core/mig_checker.h"
 #include "gtest/gtest.h"
+#include "support/melange/melange_generator.h"
+#include "support/melange/melange_instance.h"
 
 namespace gpufit {
 namespace {
@@ -38,20 +38,21 @@ std::vector<std::pair<std::string, std::string>> Instances() {
   for (bool mig : {false, true}) {
     for (double rate : {4.0, 32.0, 256.0}) {
       for (int sf : {4, 8}) {
-        config::MelangeInstanceSpec spec;
+        melange::MelangeInstanceSpec spec;
         spec.buckets = 12;
         spec.mig = mig;
         spec.requests_per_second = rate;
         spec.slice_factor = sf;
-        out.emplace_back(config::MelangeInstanceName(spec), config::GenerateMelangeInstance(spec));
+        out.emplace_back(melange::MelangeInstanceName(spec),
+                         melange::GenerateMelangeInstance(spec));
       }
     }
   }
   return out;
 }
 
-core::FleetProblem Load(const std::string& name, const std::string& text, config::MigMode mode) {
-  absl::StatusOr<core::FleetProblem> pr = config::ParseMelangeInstance(text, name, mode);
+core::FleetProblem Load(const std::string& name, const std::string& text, melange::MigMode mode) {
+  absl::StatusOr<core::FleetProblem> pr = melange::ParseMelangeInstance(text, name, mode);
   EXPECT_TRUE(pr.ok()) << pr.status();
   return pr.ok() ? *pr : core::FleetProblem{};
 }
@@ -125,7 +126,7 @@ TEST(FleetMelangeTest, EveryInstanceFreeAndPhysical) {
     const bool mig = name.find("mig7") != std::string::npos;
     core::FleetSolveOptions options;
     options.time_limit_seconds = 1.0;
-    const core::FleetProblem free_pr = Load(name, text, config::MigMode::kFreeSlices);
+    const core::FleetProblem free_pr = Load(name, text, melange::MigMode::kFreeSlices);
     const core::FleetSolution free_s = core::SolveFleet(free_pr, options);
     ASSERT_TRUE(free_s.feasible) << name;
     ExpectValidPlan(free_pr, free_s, name + " free");
@@ -137,7 +138,7 @@ TEST(FleetMelangeTest, EveryInstanceFreeAndPhysical) {
                 100 * free_s.gap, free_s.method.c_str(), free_s.solve_seconds,
                 free_s.heuristic_cost_usd_per_hour);
     if (!mig) continue;
-    const core::FleetProblem phys_pr = Load(name, text, config::MigMode::kPhysicalMig);
+    const core::FleetProblem phys_pr = Load(name, text, melange::MigMode::kPhysicalMig);
     const core::FleetSolution phys_s = core::SolveFleet(phys_pr, options);
     ASSERT_TRUE(phys_s.feasible) << name;
     ExpectValidPlan(phys_pr, phys_s, name + " physical");

@@ -1,23 +1,23 @@
 // The synthetic Mélange instance generator: deterministic, readable by the instance loader,
 // and close to the shared 4x4/8x8 instances it was fitted to (the request mix exactly, the
 // throughput tables within the noise the shared tables carry).
-#include "config/melange_generator.h"
+#include "support/melange/melange_generator.h"
 
 #include <cmath>
 #include <string>
 
-#include "config/melange_instance.h"
 #include "config/yaml_reader.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "support/melange/melange_instance.h"
 
-namespace gpufit::config {
+namespace gpufit::melange {
 namespace {
 
 nlohmann::json Shared(int buckets) {
   const std::string path = std::string(GPUFIT_SHARED_DIR) + "/data/fleet-instances/mixed_g0" +
                            std::to_string(buckets) + "_mig7_r032_sf4.json";
-  absl::StatusOr<std::string> text = internal::ReadFileToString(path);
+  absl::StatusOr<std::string> text = config::internal::ReadFileToString(path);
   EXPECT_TRUE(text.ok()) << text.status();
   return nlohmann::json::parse(text.ok() ? *text : "{}");
 }
@@ -108,4 +108,4 @@ TEST(MelangeGeneratorTest, ReproducesTheSharedInstancesShape) {
 }
 
 }  // namespace
-}  // namespace gpufit::config
+}  // namespace gpufit::melange

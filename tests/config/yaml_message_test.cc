@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "config/proto_conversion.h"
+#include "api/proto_conversion.h"
 #include "config/workload_loader.h"
 #include "config/yaml_reader.h"
 #include "gmock/gmock.h"
@@ -45,12 +45,12 @@ TEST(YamlMessageTest, EveryExampleWorkloadReadsAsTheHandWrittenReaderReadsIt) {
     ASSERT_TRUE(hand.ok()) << hand.status();
     v1::Workload generic;
     ASSERT_EQ(Read(text.str(), &generic), "") << entry.path();
-    absl::StatusOr<core::Workload> converted = FromProto(generic, "");
+    absl::StatusOr<core::Workload> converted = api::FromProto(generic, "");
     ASSERT_TRUE(converted.ok()) << converted.status();
-    EXPECT_TRUE(MessageDifferencer::Equals(ToProto(*converted), ToProto(*hand)))
+    EXPECT_TRUE(MessageDifferencer::Equals(api::ToProto(*converted), api::ToProto(*hand)))
         << entry.path() << "\ngeneric:\n"
-        << ToProto(*converted).DebugString() << "hand-written:\n"
-        << ToProto(*hand).DebugString();
+        << api::ToProto(*converted).DebugString() << "hand-written:\n"
+        << api::ToProto(*hand).DebugString();
     ++examples;
   }
   EXPECT_GE(examples, 15);

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "render/narration.h"
 #include "test_catalog.h"
 
 namespace gpufit::core {
@@ -42,7 +43,7 @@ TEST(PlacementTest, FeasibleOptionsComeFirstRankedByCost) {
   for (const Option& o : d.options) {
     if (!o.feasible) {
       seen_infeasible = true;
-      EXPECT_FALSE(RejectionText(o).empty());
+      EXPECT_FALSE(render::RejectionText(o).empty());
       continue;
     }
     EXPECT_FALSE(seen_infeasible) << "feasible option after a rejected one";
@@ -76,11 +77,11 @@ TEST(PlacementTest, SeventyBillionDoesNotFitAnL4AndL4CannotBeCombined) {
   ASSERT_NE(l4, nullptr);
   EXPECT_FALSE(l4->feasible);
   EXPECT_EQ(l4->rejection.cls, RejectClass::kMemory);
-  EXPECT_THAT(RejectionText(*l4), HasSubstr("memory: needs "));
-  EXPECT_THAT(RejectionText(*l4), HasSubstr("GiB usable"));
+  EXPECT_THAT(render::RejectionText(*l4), HasSubstr("memory: needs "));
+  EXPECT_THAT(render::RejectionText(*l4), HasSubstr("GiB usable"));
   const Option* l4x2 = Find(d, "l4", 2);
   ASSERT_NE(l4x2, nullptr);
-  EXPECT_EQ(RejectionText(*l4x2), "capability: no NVLink for TP=2");
+  EXPECT_EQ(render::RejectionText(*l4x2), "capability: no NVLink for TP=2");
   ASSERT_NE(d.recommendation(), nullptr);
   EXPECT_EQ(d.recommendation()->accelerator->id, "a100-80gb");
 }
@@ -94,7 +95,7 @@ TEST(PlacementTest, TightSloRejectsWithTheNumbers) {
   ASSERT_NE(l4, nullptr);
   EXPECT_FALSE(l4->feasible);
   EXPECT_EQ(l4->rejection.cls, RejectClass::kSlo);
-  EXPECT_THAT(RejectionText(*l4), ::testing::MatchesRegex("slo: TPOT [0-9]+ ms > 15 ms"));
+  EXPECT_THAT(render::RejectionText(*l4), ::testing::MatchesRegex("slo: TPOT [0-9]+ ms > 15 ms"));
 }
 
 TEST(PlacementTest, DedicatedIsolationExcludesMigSlices) {
@@ -155,7 +156,7 @@ TEST(PlacementTest, TrafficNeedingMoreThanAMillionReplicasIsRejected) {
   EXPECT_FALSE(l4->feasible);
   EXPECT_EQ(l4->rejection.kind, RejectKind::kTooManyReplicas);
   EXPECT_GT(l4->rejection.needed, kMaxReplicas);
-  EXPECT_THAT(RejectionText(*l4), HasSubstr("replicas, more than 1000000"));
+  EXPECT_THAT(render::RejectionText(*l4), HasSubstr("replicas, more than 1000000"));
   for (const Option& o : d.options) EXPECT_FALSE(o.feasible) << o.accelerator->id;
   // A million replicas' worth still places.
   w.traffic.tokens_per_second = 1e6;

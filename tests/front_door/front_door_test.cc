@@ -20,9 +20,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "config/fleet_conversion.h"
+#include "api/fleet_conversion.h"
+#include "api/proto_conversion.h"
 #include "config/fleet_loader.h"
-#include "config/proto_conversion.h"
 #include "externalscaler/externalscaler.grpc.pb.h"
 #include "front_door/gpufitd_process.h"
 #include "gmock/gmock.h"
@@ -96,7 +96,7 @@ v1::Workload ChatWorkload() {
 v1::FleetRequest SevenTenants() {
   absl::StatusOr<core::FleetRequest> fleet = config::LoadFleetFile(kSevenTenants);
   EXPECT_TRUE(fleet.ok()) << fleet.status();
-  return config::ToProto(*fleet);
+  return api::ToProto(*fleet);
 }
 
 class FrontDoorTest : public ::testing::Test {

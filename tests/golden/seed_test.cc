@@ -11,6 +11,7 @@
 #include "core/placement.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "render/narration.h"
 
 namespace gpufit {
 namespace {
@@ -58,7 +59,7 @@ TEST_F(SeedTest, Llama3_8bFp8FitsAnL4AndCostsAboutHalfPerToken) {
   const Option* l4 = Find(d, "l4");
   const Option* a100 = Find(d, "a100-80gb");
   ASSERT_TRUE(l4 && a100);
-  ASSERT_TRUE(l4->feasible) << core::RejectionText(*l4);
+  ASSERT_TRUE(l4->feasible) << render::RejectionText(*l4);
   ASSERT_TRUE(a100->feasible);
   const double ratio = l4->usd_per_million_tokens / a100->usd_per_million_tokens;
   std::printf("L4 $%.3f vs A100 $%.3f per 1M output tokens: ratio %.2f\n",
@@ -79,7 +80,7 @@ TEST_F(SeedTest, SeventyBAndMixtralDoNotFitAnL4) {
     EXPECT_EQ(l4->rejection.cls, core::RejectClass::kMemory) << example;
     const Option* l4x2 = Find(d, "l4", 2);
     ASSERT_NE(l4x2, nullptr) << example;
-    EXPECT_EQ(core::RejectionText(*l4x2), "capability: no NVLink for TP=2");
+    EXPECT_EQ(render::RejectionText(*l4x2), "capability: no NVLink for TP=2");
     EXPECT_EQ(RecommendedGpu(d), "a100-80gb") << example;
   }
 }

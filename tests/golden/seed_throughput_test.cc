@@ -18,6 +18,7 @@
 #include "config/catalog_loader.h"
 #include "core/placement.h"
 #include "gtest/gtest.h"
+#include "render/narration.h"
 
 namespace gpufit {
 namespace {
@@ -62,7 +63,7 @@ TEST(SeedThroughputTest, MaximumThroughputMatchesTheSeedTable) {
     ASSERT_NE(one_gpu, nullptr);
     const core::Option& o = *one_gpu;
     ASSERT_TRUE(o.feasible) << row.model << " on " << row.accelerator << ": "
-                            << core::RejectionText(o);
+                            << render::RejectionText(o);
     const double predicted = o.prediction.max_output_tokens_per_second;
     const double error = predicted / row.measured_tokens_per_second - 1;
     if (std::fabs(error) <= 0.25) ++within_25;

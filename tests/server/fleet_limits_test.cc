@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "config/fleet_conversion.h"
+#include "api/fleet_conversion.h"
 #include "config/fleet_loader.h"
 #include "core/limits.h"
 #include "gmock/gmock.h"
@@ -45,7 +45,7 @@ const std::string kSevenTenants = GPUFIT_SOURCE_DIR "/examples/fleet/seven-tenan
 v1::FleetRequest SevenTenants() {
   absl::StatusOr<core::FleetRequest> fleet = config::LoadFleetFile(kSevenTenants);
   EXPECT_TRUE(fleet.ok()) << fleet.status();
-  return config::ToProto(*fleet);
+  return api::ToProto(*fleet);
 }
 
 // A plain workload the default catalog serves on most of its GPUs and MIG profiles.

@@ -8,11 +8,11 @@
 #include <string>
 #include <thread>
 
+#include "api/fleet_conversion.h"
+#include "api/proto_conversion.h"
 #include "cli/cli.h"
 #include "config/catalog_loader.h"
-#include "config/fleet_conversion.h"
 #include "config/fleet_loader.h"
-#include "config/proto_conversion.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -21,6 +21,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "metrics/metrics_text.h"
+#include "render/proto_text.h"
 #include "server/daemon.h"
 #include "server/daemon_fixture.h"
 
@@ -43,7 +44,7 @@ const std::string kMixed = GPUFIT_SOURCE_DIR "/examples/fleet/mixed.yaml";
 v1::FleetRequest FleetFromFile(const std::string& path) {
   absl::StatusOr<core::FleetRequest> fleet = config::LoadFleetFile(path);
   EXPECT_TRUE(fleet.ok()) << fleet.status();
-  return config::ToProto(*fleet);
+  return api::ToProto(*fleet);
 }
 
 class FleetServiceTest : public PlacementStubFixture {
@@ -71,7 +72,7 @@ void ExpectSamePlan(const std::string& file, v1::PlanFleetResponse response) {
       << "RPC:\n"
       << response.plan().DebugString() << "CLI:\n"
       << cli_plan.DebugString();
-  EXPECT_EQ(config::ToJson(response.plan()), config::ToJson(cli_plan));
+  EXPECT_EQ(render::ToJson(response.plan()), render::ToJson(cli_plan));
 }
 
 TEST_F(FleetServiceTest, SevenTenantsEqualsCli) {

@@ -5,9 +5,9 @@
 #include <sstream>
 #include <string>
 
+#include "api/proto_conversion.h"
 #include "cli/cli.h"
 #include "config/catalog_loader.h"
-#include "config/proto_conversion.h"
 #include "config/workload_loader.h"
 #include "core/placement.h"
 #include "core/resolved_workload.h"
@@ -19,6 +19,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "metrics/metrics_text.h"
+#include "render/proto_text.h"
 #include "server/daemon.h"
 #include "server/daemon_fixture.h"
 
@@ -38,7 +39,7 @@ const std::string kChatYaml = GPUFIT_SOURCE_DIR "/examples/chat-llama3-8b.yaml";
 v1::Workload ChatWorkload() {
   absl::StatusOr<core::Workload> w = config::LoadWorkloadFile(kChatYaml);
   EXPECT_TRUE(w.ok()) << w.status();
-  return config::ToProto(*w);
+  return api::ToProto(*w);
 }
 
 class PlacementServiceTest : public PlacementStubFixture {
@@ -65,14 +66,14 @@ TEST_F(PlacementServiceTest, PlaceEqualsCoreAndCli) {
   absl::StatusOr<core::ResolvedWorkload> r = core::ResolveWorkload(*w, *catalog);
   ASSERT_TRUE(r.ok());
   const v1::Decision expected =
-      config::ToProto(core::Place(*r, *catalog), r->objective, catalog->version());
+      api::ToProto(core::Place(*r, *catalog), r->objective, catalog->version());
   EXPECT_TRUE(MessageDifferencer::Equals(response.decision(), expected))
       << response.decision().DebugString();
   EXPECT_EQ(response.decision().SerializeAsString(), expected.SerializeAsString());
 
   std::ostringstream out, err;
   ASSERT_EQ(cli::RunCli({"plan", kChatYaml, "--output", "json"}, out, err), 0) << err.str();
-  EXPECT_EQ(config::ToJson(response.decision()), out.str());
+  EXPECT_EQ(render::ToJson(response.decision()), out.str());
 }
 
 // The lean views carry the same recommendation as the full answer, with fewer options.
@@ -136,7 +137,7 @@ TEST_F(PlacementServiceTest, PredictEqualsCli) {
   ASSERT_EQ(
       cli::RunCli({"predict", kChatYaml, "--accelerator", "l4", "--output", "json"}, out, err), 0)
       << err.str();
-  EXPECT_EQ(config::ToJson(response.option()), out.str());
+  EXPECT_EQ(render::ToJson(response.option()), out.str());
 }
 
 TEST_F(PlacementServiceTest, GetCatalog) {
@@ -144,7 +145,7 @@ TEST_F(PlacementServiceTest, GetCatalog) {
   v1::GetCatalogResponse response;
   ASSERT_TRUE(stub_->GetCatalog(&context, v1::GetCatalogRequest(), &response).ok());
   EXPECT_TRUE(
-      MessageDifferencer::Equals(response.catalog(), config::ToProto(*config::DefaultCatalog())));
+      MessageDifferencer::Equals(response.catalog(), api::ToProto(*config::DefaultCatalog())));
 }
 
 TEST_F(PlacementServiceTest, InvalidArgumentsLeadWithFieldPath) {

@@ -1,4 +1,4 @@
-#include "cli/fleet_render.h"
+#include "render/fleet_text.h"
 
 #include <string>
 #include <vector>
@@ -6,24 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "config/fleet_conversion.h"
-#include "config/proto_conversion.h"
+#include "render/mig_parted.h"
+#include "render/proto_text.h"
 
-namespace gpufit::cli {
-std::string MigConfigName(const std::string& gpu, const std::string& layout) {
-  return config::MigConfigName(gpu, layout);
-}
-
-// The proto3 JSON of the FleetPlan message: the PlanFleet RPC's answer, field for field.
-std::string FleetPlanJson(const core::FleetPlan& plan) {
-  return config::ToJson(config::ToProto(plan));
-}
-
-std::string FleetPlanYaml(const core::FleetPlan& plan) {
-  return config::ToYaml(config::ToProto(plan));
-}
-
-std::string MigPartedConfig(const core::FleetPlan& plan) { return config::MigPartedConfig(plan); }
+namespace gpufit::render {
 
 namespace {
 
@@ -79,4 +65,4 @@ void RenderFleetTable(const core::FleetPlan& plan, std::ostream& out) {
   }
 }
 
-}  // namespace gpufit::cli
+}  // namespace gpufit::render

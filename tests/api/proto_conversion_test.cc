@@ -1,7 +1,7 @@
 // Tests of config/proto_conversion: core <-> gpufit.v1 messages and the JSON/YAML rendering.
 // (Here rather than tests/config because tests/CMakeLists.txt builds the CLI test binary
 // against gpufit_cli, which carries gpufit_config.)
-#include "config/proto_conversion.h"
+#include "api/proto_conversion.h"
 
 #include <string>
 #include <vector>
@@ -13,9 +13,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "render/narration.h"
+#include "render/proto_text.h"
 #include "yaml-cpp/yaml.h"
 
-namespace gpufit::config {
+namespace gpufit::api {
 namespace {
 
 using ::testing::HasSubstr;
@@ -63,7 +65,7 @@ TEST(ProtoConversionTest, WorkloadRoundTrips) {
   ASSERT_TRUE(back.ok()) << back.status();
   // Compare through the proto form: every field is carried there.
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToProto(*back), proto))
-      << ToJson(ToProto(*back));
+      << render::ToJson(ToProto(*back));
   EXPECT_EQ(back->kv_cache_precision, core::Precision::kFp8);
   EXPECT_EQ(back->training.lora_rank, 64);
 }
@@ -142,7 +144,7 @@ TEST(ProtoConversionTest, DecisionRanksFeasibleOptionsAndExplains) {
   EXPECT_EQ(p.options(1).rank(), 2);
   EXPECT_EQ(p.options(2).rank(), 0);
   EXPECT_EQ(p.options(2).reject_class(), "memory");
-  EXPECT_EQ(p.options(2).reason(), core::RejectionText(d.options[2]));
+  EXPECT_EQ(p.options(2).reason(), render::RejectionText(d.options[2]));
   EXPECT_FALSE(p.options(2).reason().empty());
   EXPECT_EQ(p.options(0).reason(), "");
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(p.recommendation(), p.options(0)));
@@ -150,7 +152,7 @@ TEST(ProtoConversionTest, DecisionRanksFeasibleOptionsAndExplains) {
   EXPECT_THAT(p.explanation(), HasSubstr("cheapest of 2 feasible options"));
   EXPECT_THAT(p.explanation(), HasSubstr("a100-80gb x1 costs 2.0x more"));
 
-  EXPECT_THAT(ExplainDecision(d, core::Objective::kLatency), HasSubstr("lowest latency"));
+  EXPECT_THAT(render::ExplainDecision(d, core::Objective::kLatency), HasSubstr("lowest latency"));
 
   d.recommended = -1;
   d.options = {rejected};
@@ -181,7 +183,7 @@ TEST(ProtoConversionTest, AcceleratorCarriesMigFields) {
 TEST(ProtoConversionTest, JsonUsesFieldNamesAndPrintsZeros) {
   gpufit::v1::Option o;
   o.set_accelerator("l4");
-  const std::string json = ToJson(o);
+  const std::string json = render::ToJson(o);
   EXPECT_THAT(json, HasSubstr("\"accelerator\": \"l4\""));
   EXPECT_THAT(json, HasSubstr("\"gpus_per_replica\": 0"));
   EXPECT_THAT(json, HasSubstr("\"usd_per_million_tokens\": 0"));
@@ -198,7 +200,7 @@ TEST(ProtoConversionTest, YamlKeepsStringsThatLookLikeNumbers) {
   a->set_id("true");
   a->set_display_name("NVIDIA L4: 24 GB");
   a->set_memory_gib(22.5);
-  const std::string yaml = ToYaml(c);
+  const std::string yaml = render::ToYaml(c);
   const YAML::Node node = YAML::Load(yaml);
   EXPECT_EQ(node["version"].Tag(), "!") << yaml;  // quoted: a string, not the integer 1234
   EXPECT_EQ(node["version"].as<std::string>(), "1234");
@@ -210,4 +212,4 @@ TEST(ProtoConversionTest, YamlKeepsStringsThatLookLikeNumbers) {
 }
 
 }  // namespace
-}  // namespace gpufit::config
+}  // namespace gpufit::api

@@ -1,13 +1,13 @@
-#include "cli/render.h"
+#include "render/decision_text.h"
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "cli/text_table.h"
 #include "core/task.h"
+#include "render/text_table.h"
 
-namespace gpufit::cli {
+namespace gpufit::render {
 namespace {
 
 namespace v1 = ::gpufit::v1;
@@ -224,4 +224,4 @@ void RenderCatalog(const core::Catalog& catalog, std::ostream& out) {
   presets.Render(out);
 }
 
-}  // namespace gpufit::cli
+}  // namespace gpufit::render

@@ -7,13 +7,13 @@
 // multiplicative noise of the size the fit leaves; the request mix is the shared files'
 // `mixed` distribution, recovered exactly (80% chat, 20% long documents, lognormal input and
 // output lengths). Deterministic: the same spec gives the same bytes.
-#ifndef GPUFIT_CONFIG_MELANGE_GENERATOR_H_
-#define GPUFIT_CONFIG_MELANGE_GENERATOR_H_
+#ifndef GPUFIT_TESTS_SUPPORT_MELANGE_GENERATOR_H_
+#define GPUFIT_TESTS_SUPPORT_MELANGE_GENERATOR_H_
 
 #include <cstdint>
 #include <string>
 
-namespace gpufit::config {
+namespace gpufit::melange {
 
 struct MelangeInstanceSpec {
   int buckets = 12;  // buckets per axis: buckets x buckets (input x output)
@@ -39,6 +39,6 @@ double MelangeModelRequestsPerSecond(const std::string& gpu, double input_tokens
 // Geometric centre of bucket `index` of `buckets` log-spaced buckets over [lo, hi].
 double MelangeBucketCentre(double lo, double hi, int buckets, int index);
 
-}  // namespace gpufit::config
+}  // namespace gpufit::melange
 
-#endif  // GPUFIT_CONFIG_MELANGE_GENERATOR_H_
+#endif  // GPUFIT_TESTS_SUPPORT_MELANGE_GENERATOR_H_

@@ -1,9 +1,9 @@
-#include "cli/text_table.h"
+#include "render/text_table.h"
 
 #include <algorithm>
 #include <utility>
 
-namespace gpufit::cli {
+namespace gpufit::render {
 
 void TextTable::AddColumn(std::string header, Align align) {
   columns_.push_back({std::move(header), align});
@@ -39,4 +39,4 @@ void TextTable::Render(std::ostream& out) const {
   for (const auto& row : rows_) write_line(row);
 }
 
-}  // namespace gpufit::cli
+}  // namespace gpufit::render

@@ -1,4 +1,4 @@
-#include "config/fleet_conversion.h"
+#include "api/fleet_conversion.h"
 
 #include <cctype>
 #include <cmath>
@@ -8,11 +8,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "config/proto_conversion.h"
+#include "api/proto_conversion.h"
 #include "core/limits.h"
 #include "core/status_macros.h"
+#include "render/mig_parted.h"
 
-namespace gpufit::config {
+namespace gpufit::api {
 namespace {
 
 namespace v1 = ::gpufit::v1;
@@ -51,16 +52,6 @@ absl::Status CheckCounts(const v1::FleetRequest& proto, const std::string& at) {
     }
   }
   return absl::OkStatus();
-}
-
-// Kubernetes label values: <= 63 characters of [A-Za-z0-9_.-], alphanumeric at both ends.
-std::string LabelSafe(std::string s) {
-  for (char& c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '-';
-  }
-  if (s.size() > 63) s.resize(63);
-  while (!s.empty() && !std::isalnum(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
 }
 
 v1::FleetSolveMethod MethodToProto(const std::string& method) {
@@ -244,7 +235,7 @@ v1::FleetPlan ToProto(const core::FleetPlan& plan) {
     for (const core::FleetMigLayout& l : g.mig_layouts) {
       v1::FleetMigLayout* pl = pg->add_mig_layouts();
       pl->set_name(l.name);
-      pl->set_mig_config(MigConfigName(g.accelerator, l.name));
+      pl->set_mig_config(render::MigConfigName(g.accelerator, l.name));
       pl->set_gpus(l.gpus);
       for (const auto& [profile, start] : l.instances) {
         v1::MigInstance* pi = pl->add_instances();
@@ -268,7 +259,7 @@ v1::FleetPlan ToProto(const core::FleetPlan& plan) {
     ps->set_feasible(s.feasible);
     ps->set_cost_usd_per_hour(s.cost_usd_per_hour);
   }
-  proto.set_mig_parted_config(MigPartedConfig(plan));
+  proto.set_mig_parted_config(render::MigPartedConfig(plan));
   proto.set_time_limit_reached(plan.time_limit_reached);
   return proto;
 }
@@ -302,26 +293,4 @@ absl::Status FleetStatusToProtoPaths(const absl::Status& status, std::string_vie
   return absl::Status(status.code(), out);
 }
 
-std::string MigConfigName(const std::string& gpu, const std::string& layout) {
-  return LabelSafe(absl::StrCat(gpu, "-", layout));
-}
-
-std::string MigPartedConfig(const core::FleetPlan& plan) {
-  std::ostringstream out;
-  out << "# NVIDIA mig-parted config written by gpufit" << (plan.name.empty() ? "" : " for ")
-      << plan.name << ".\n# Label each node with nvidia.com/mig.config=<name> to apply a layout.\n";
-  out << "version: v1\nmig-configs:\n  all-disabled:\n    - devices: all\n      mig-enabled: "
-         "false\n";
-  for (const core::FleetGpuPlan& g : plan.gpus) {
-    for (const core::FleetMigLayout& l : g.mig_layouts) {
-      std::map<std::string, int> counts;
-      for (const auto& [profile, start] : l.instances) ++counts[profile];
-      out << "  " << MigConfigName(g.accelerator, l.name) << ":  # " << l.gpus << " x "
-          << g.accelerator << "\n    - devices: all\n      mig-enabled: true\n      mig-devices:\n";
-      for (const auto& [profile, n] : counts) out << "        \"" << profile << "\": " << n << "\n";
-    }
-  }
-  return out.str();
-}
-
-}  // namespace gpufit::config
+}  // namespace gpufit::api

@@ -4,8 +4,8 @@
 // as the file intends (bought one at a time, `kFreeSlices`) or carved from physical
 // "A100-80GB" GPUs with valid layouts (`kPhysicalMig`, the 80GB profiles 1g.10gb, 2g.20gb,
 // 3g.40gb and so on).
-#ifndef GPUFIT_CONFIG_MELANGE_INSTANCE_H_
-#define GPUFIT_CONFIG_MELANGE_INSTANCE_H_
+#ifndef GPUFIT_TESTS_SUPPORT_MELANGE_INSTANCE_H_
+#define GPUFIT_TESTS_SUPPORT_MELANGE_INSTANCE_H_
 
 #include <string>
 #include <string_view>
@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "core/fleet_problem.h"
 
-namespace gpufit::config {
+namespace gpufit::melange {
 
 enum class MigMode { kFreeSlices, kPhysicalMig, kNoMig };
 
@@ -21,6 +21,6 @@ enum class MigMode { kFreeSlices, kPhysicalMig, kNoMig };
 absl::StatusOr<core::FleetProblem> ParseMelangeInstance(std::string_view text,
                                                         std::string_view filename, MigMode mode);
 
-}  // namespace gpufit::config
+}  // namespace gpufit::melange
 
-#endif  // GPUFIT_CONFIG_MELANGE_INSTANCE_H_
+#endif  // GPUFIT_TESTS_SUPPORT_MELANGE_INSTANCE_H_

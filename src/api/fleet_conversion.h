@@ -1,9 +1,10 @@
 // Conversions between the fleet planner's core types (core/fleet_planner.h) and the public
-// API messages of proto/gpufit/v1/fleet.proto, and the mig-parted config of a plan. The CLI
+// API messages of proto/gpufit/v1/fleet.proto (the plan's mig-parted config comes from
+// render/mig_parted.h). The CLI
 // (`gpufit fleet --output json|yaml`) and the PlanFleet RPC both go through ToProto(FleetPlan),
 // so they print the same plan. Stateless functions; thread-safe.
-#ifndef GPUFIT_CONFIG_FLEET_CONVERSION_H_
-#define GPUFIT_CONFIG_FLEET_CONVERSION_H_
+#ifndef GPUFIT_API_FLEET_CONVERSION_H_
+#define GPUFIT_API_FLEET_CONVERSION_H_
 
 #include <string>
 #include <string_view>
@@ -13,7 +14,7 @@
 #include "core/fleet_planner.h"
 #include "gpufit/v1/fleet.pb.h"
 
-namespace gpufit::config {
+namespace gpufit::api {
 
 // Checks what the message can carry but the core cannot (names required and unique, measured
 // capacities naming a workload of the fleet and an existing bucket, negative counts) and
@@ -24,7 +25,7 @@ absl::StatusOr<core::FleetRequest> FromProto(const gpufit::v1::FleetRequest& pro
                                              std::string_view field_prefix = "fleet");
 gpufit::v1::FleetRequest ToProto(const core::FleetRequest& request);
 
-// The plan, including its mig-parted config (MigPartedConfig below).
+// The plan, including its mig-parted config (render::MigPartedConfig).
 gpufit::v1::FleetPlan ToProto(const core::FleetPlan& plan);
 
 // Rewrites a core::PlanFleet error, whose field paths are those of the YAML fleet format
@@ -35,13 +36,6 @@ gpufit::v1::FleetPlan ToProto(const core::FleetPlan& plan);
 absl::Status FleetStatusToProtoPaths(const absl::Status& status,
                                      std::string_view field_prefix = "fleet");
 
-// mig-parted config (`version: v1`, `mig-configs:`): one named config per layout used, named
-// MigConfigName(gpu, layout) (a valid `nvidia.com/mig.config` label value), plus
-// `all-disabled`.
-std::string MigPartedConfig(const core::FleetPlan& plan);
-// "a100-80gb-7x1g.10gb": Kubernetes label-value safe (<= 63 of [A-Za-z0-9_.-]).
-std::string MigConfigName(const std::string& gpu, const std::string& layout);
+}  // namespace gpufit::api
 
-}  // namespace gpufit::config
-
-#endif  // GPUFIT_CONFIG_FLEET_CONVERSION_H_
+#endif  // GPUFIT_API_FLEET_CONVERSION_H_

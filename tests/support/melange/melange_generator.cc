@@ -1,4 +1,4 @@
-#include "config/melange_generator.h"
+#include "support/melange/melange_generator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 
-namespace gpufit::config {
+namespace gpufit::melange {
 namespace {
 
 // Axes of the shared instances (README there): log-spaced buckets over these token ranges.
@@ -161,4 +161,4 @@ std::string GenerateMelangeInstance(const MelangeInstanceSpec& spec) {
   return doc.dump(1);
 }
 
-}  // namespace gpufit::config
+}  // namespace gpufit::melange

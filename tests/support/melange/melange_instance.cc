@@ -1,4 +1,4 @@
-#include "config/melange_instance.h"
+#include "support/melange/melange_instance.h"
 
 #include <map>
 #include <string>
@@ -8,7 +8,7 @@
 #include "core/fleet_mig.h"
 #include "nlohmann/json.hpp"
 
-namespace gpufit::config {
+namespace gpufit::melange {
 namespace {
 
 // A100 80GB profiles by compute slices (NVIDIA MIG user guide); "A100-MIG-kg" in the
@@ -138,4 +138,4 @@ absl::StatusOr<core::FleetProblem> ParseMelangeInstance(std::string_view text,
   }
 }
 
-}  // namespace gpufit::config
+}  // namespace gpufit::melange

@@ -1,4 +1,4 @@
-#include "config/proto_conversion.h"
+#include "api/proto_conversion.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -11,10 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/message.h"
-#include "google/protobuf/util/json_util.h"
-#include "yaml-cpp/yaml.h"
+#include "render/narration.h"
 
-namespace gpufit::config {
+namespace gpufit::api {
 namespace {
 
 namespace v1 = ::gpufit::v1;
@@ -114,116 +113,8 @@ v1::ModelArchitecture ToProto(const core::ModelArchitecture& a) {
   return p;
 }
 
-std::string OptionLabel(const core::Option& o) {
-  const std::string id = o.accelerator != nullptr ? o.accelerator->id : "?";
-  return absl::StrCat(id, " x", o.gpus_per_replica);
-}
-
-std::string FormatUsd(double usd) {
-  return std::fabs(usd) < 1 ? absl::StrFormat("$%.3f", usd) : absl::StrFormat("$%.2f", usd);
-}
-
-// "1.9x more" / "the same"; `ratio` = other / best.
-std::string HowMuchMore(double ratio) {
-  if (!std::isfinite(ratio)) return "more";
-  if (ratio < 1.005) return "the same";
-  return absl::StrFormat("%.1fx more", ratio);
-}
-
-// "output tokens", "images": what usd_per_million_tokens counts for `unit`.
-std::string UnitPlural(const std::string& unit) {
-  return unit.empty() || unit == "token" ? "output tokens" : unit + "s";
-}
-
-std::string ExplainCost(const core::Option& best, const core::Option& next,
-                        const std::string& unit) {
-  // Training jobs are compared by the cost of the whole job; serving by $/hour for the target.
-  if (best.training_cost_usd > 0 && next.training_cost_usd > 0) {
-    return absl::StrCat("next best ", OptionLabel(next), " costs ",
-                        HowMuchMore(next.training_cost_usd / best.training_cost_usd),
-                        " for the job (", FormatUsd(next.training_cost_usd), " vs ",
-                        FormatUsd(best.training_cost_usd), ")");
-  }
-  const double hourly = best.cost_usd_per_hour > 0 ? next.cost_usd_per_hour / best.cost_usd_per_hour
-                                                   : std::numeric_limits<double>::quiet_NaN();
-  const double per_million = best.usd_per_million_tokens > 0
-                                 ? next.usd_per_million_tokens / best.usd_per_million_tokens
-                                 : std::numeric_limits<double>::quiet_NaN();
-  const std::string prefix = absl::StrCat("next best ", OptionLabel(next), " costs ");
-  if (hourly >= 1.005) {
-    return absl::StrCat(prefix, HowMuchMore(hourly), " per hour (",
-                        FormatUsd(next.cost_usd_per_hour), "/h vs ",
-                        FormatUsd(best.cost_usd_per_hour), "/h)");
-  }
-  // Same $/hour for the target (e.g. one replica of equally priced parts): the tie was
-  // broken per unit of work, so say that.
-  if (per_million >= 1.005) {
-    return absl::StrCat(prefix, std::isfinite(hourly) ? "the same per hour but " : "",
-                        HowMuchMore(per_million), " per 1M ", UnitPlural(unit), " (",
-                        FormatUsd(next.usd_per_million_tokens), " vs ",
-                        FormatUsd(best.usd_per_million_tokens), ")");
-  }
-  return absl::StrCat(prefix, "the same");
-}
-
-std::string ExplainLatency(const core::Option& best, const core::Option& next) {
-  return absl::StrFormat("TPOT %.1f ms, TTFT %.0f ms; next best %s: TPOT %.1f ms, TTFT %.0f ms",
-                         best.prediction.tpot_ms, best.prediction.ttft_ms, OptionLabel(next),
-                         next.prediction.tpot_ms, next.prediction.ttft_ms);
-}
-
-double Throughput(const core::Option& o) {
-  return o.prediction.output_tokens_per_second > 0 ? o.prediction.output_tokens_per_second
-                                                   : o.prediction.items_per_second;
-}
-
 // Non-finite doubles print as JSON strings ("Infinity"); keep them out of the API.
 double Finite(double v) { return std::isfinite(v) ? v : 0; }
-
-// True if YAML would read the plain scalar `s` as something other than a string (null, a
-// boolean in YAML 1.1 or 1.2, a number), so a string with this text must be quoted.
-bool PlainScalarIsNotString(const std::string& s) {
-  if (s.empty()) return true;
-  static const char* const kKeywords[] = {"null", "~", "true", "false", "yes",   "no",    "on",
-                                          "off",  "y", "n",    ".inf",  "-.inf", "+.inf", ".nan"};
-  const std::string lower = absl::AsciiStrToLower(s);
-  for (const char* k : kKeywords) {
-    if (lower == k) return true;
-  }
-  char* end = nullptr;
-  std::strtod(s.c_str(), &end);
-  return end != nullptr && *end == '\0';
-}
-
-void EmitYaml(const YAML::Node& node, YAML::Emitter& out) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      out << YAML::BeginMap;
-      for (const auto& kv : node) {
-        out << YAML::Key << kv.first.Scalar() << YAML::Value;
-        EmitYaml(kv.second, out);
-      }
-      out << YAML::EndMap;
-      break;
-    case YAML::NodeType::Sequence:
-      out << YAML::BeginSeq;
-      for (const auto& item : node) EmitYaml(item, out);
-      out << YAML::EndSeq;
-      break;
-    case YAML::NodeType::Scalar:
-      // yaml-cpp tags quoted scalars "!": in the JSON those are strings.
-      if (node.Tag() == "!" && PlainScalarIsNotString(node.Scalar())) {
-        out << YAML::DoubleQuoted << node.Scalar();
-      } else {
-        out << node.Scalar();
-      }
-      break;
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      out << YAML::Null;
-      break;
-  }
-}
 
 }  // namespace
 
@@ -407,7 +298,7 @@ v1::Option ToProto(const core::Option& o) {
   p.set_gpus_per_replica(o.gpus_per_replica);
   p.set_feasible(o.feasible);
   if (!o.feasible) {
-    p.set_reason(core::RejectionText(o));
+    p.set_reason(render::RejectionText(o));
     p.set_reject_class(std::string(core::RejectClassName(o.rejection.cls)));
   }
   p.set_replicas(o.replicas);
@@ -458,59 +349,9 @@ v1::Decision ToProto(const core::Decision& d, core::Objective objective,
     *o = ToProto(*best);
     o->set_rank(d.recommended + 1);
   }
-  p.set_explanation(ExplainDecision(d, objective));
+  p.set_explanation(render::ExplainDecision(d, objective));
   return p;
 }
-
-std::string ExplainDecision(const core::Decision& d, core::Objective objective) {
-  const core::Option* best = d.recommendation();
-  int feasible = 0;
-  int memory = 0, slo = 0, capability = 0;
-  const core::Option* next = nullptr;
-  for (const core::Option& o : d.options) {
-    if (o.feasible) {
-      ++feasible;
-      if (&o != best && next == nullptr) next = &o;
-      continue;
-    }
-    switch (o.rejection.cls) {
-      case core::RejectClass::kMemory:
-        ++memory;
-        break;
-      case core::RejectClass::kSlo:
-        ++slo;
-        break;
-      case core::RejectClass::kCapability:
-        ++capability;
-        break;
-      case core::RejectClass::kNone:
-        break;
-    }
-  }
-  if (best == nullptr) {
-    return absl::StrFormat(
-        "nothing can serve it: all %d options rejected (%d memory, %d slo, %d capability)",
-        d.options.size(), memory, slo, capability);
-  }
-  if (next == nullptr) {
-    return absl::StrFormat("the only feasible option of %d evaluated", d.options.size());
-  }
-  switch (objective) {
-    case core::Objective::kCost:
-      return absl::StrFormat("cheapest of %d feasible options; %s", feasible,
-                             ExplainCost(*best, *next, d.unit));
-    case core::Objective::kLatency:
-      return absl::StrFormat("lowest latency of %d feasible options (%s)", feasible,
-                             ExplainLatency(*best, *next));
-    case core::Objective::kThroughput:
-      return absl::StrFormat(
-          "highest throughput per replica of %d feasible options (%.0f/s); next best %s: %.0f/s",
-          feasible, Throughput(*best), OptionLabel(*next), Throughput(*next));
-  }
-  return "";
-}
-
-// --- Catalog ---------------------------------------------------------------------------------
 
 v1::Accelerator ToProto(const core::Accelerator& a) {
   v1::Accelerator p;
@@ -572,27 +413,4 @@ v1::Catalog ToProto(const core::Catalog& c) {
 
 // --- Rendering -------------------------------------------------------------------------------
 
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  options.add_whitespace = true;
-  std::string json;
-  // Printing fails only for Any with an unresolvable type URL, which gpufit's API has none of.
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (json.empty() || json.back() != '\n') json.push_back('\n');
-  return json;
-}
-
-std::string ToYaml(const google::protobuf::Message& message) {
-  // JSON is YAML (1.2): yaml-cpp reads it as is; re-emitting gives block style.
-  const YAML::Node node = YAML::Load(ToJson(message));
-  YAML::Emitter out;
-  out.SetIndent(2);
-  EmitYaml(node, out);
-  std::string yaml = out.c_str();
-  yaml.push_back('\n');
-  return yaml;
-}
-
-}  // namespace gpufit::config
+}  // namespace gpufit::api

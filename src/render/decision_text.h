@@ -1,8 +1,8 @@
 // Human-readable (table) renderings of gpufit's answers for the terminal. JSON and YAML
-// come from config::ToJson / config::ToYaml instead; these are only the `--output table`
-// form. Functions of their arguments; thread-safe.
-#ifndef GPUFIT_CLI_RENDER_H_
-#define GPUFIT_CLI_RENDER_H_
+// come from render::ToJson / render::ToYaml (render/proto_text.h); these are only the `--output
+// table` form. Functions of their arguments; thread-safe.
+#ifndef GPUFIT_RENDER_DECISION_TEXT_H_
+#define GPUFIT_RENDER_DECISION_TEXT_H_
 
 #include <ostream>
 #include <string>
@@ -11,7 +11,7 @@
 #include "core/catalog.h"
 #include "gpufit/v1/decision.pb.h"
 
-namespace gpufit::cli {
+namespace gpufit::render {
 
 // "Recommendation: l4 x1 GPU/replica, 3 replicas, $1.50/h ($0.077 per 1M output tokens)",
 // or "Recommendation: none; ..." when nothing can serve the workload.
@@ -29,6 +29,6 @@ void RenderPrediction(const gpufit::v1::Option& option, std::string_view workloa
 // `gpufit catalog`: accelerators (whole GPUs and MIG slices), then model presets.
 void RenderCatalog(const core::Catalog& catalog, std::ostream& out);
 
-}  // namespace gpufit::cli
+}  // namespace gpufit::render
 
-#endif  // GPUFIT_CLI_RENDER_H_
+#endif  // GPUFIT_RENDER_DECISION_TEXT_H_

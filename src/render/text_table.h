@@ -2,14 +2,14 @@
 // its widest cell, numbers right-aligned. The last column is never padded, so a long
 // free-text column (a rejection reason) can go there without widening every line.
 // Value type; not thread-safe.
-#ifndef GPUFIT_CLI_TEXT_TABLE_H_
-#define GPUFIT_CLI_TEXT_TABLE_H_
+#ifndef GPUFIT_RENDER_TEXT_TABLE_H_
+#define GPUFIT_RENDER_TEXT_TABLE_H_
 
 #include <ostream>
 #include <string>
 #include <vector>
 
-namespace gpufit::cli {
+namespace gpufit::render {
 
 class TextTable {
  public:
@@ -33,6 +33,6 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
-}  // namespace gpufit::cli
+}  // namespace gpufit::render
 
-#endif  // GPUFIT_CLI_TEXT_TABLE_H_
+#endif  // GPUFIT_RENDER_TEXT_TABLE_H_
