@@ -1,7 +1,7 @@
 // Fleet size against solver cost: how time and memory grow with a PlanFleet's size, up to the
 // bounds of core/limits.h, on the full default catalog (8 GPUs, 32 GPUs and MIG profiles) with
 // gpufitd's 10 s limit for the whole call (GPUFIT_FLEET_SECONDS changes it). The source of the
-// bounds and of README "Fleet size limits".
+// bounds and of docs/fleet-planning.md "Fleet size limits".
 //  - BM_PlainFleet/N: N plain workloads (the bench_fleet mix of chat presets), N x 32 cells;
 //    1000 is kMaxFleetWorkloads (32,000 cells, near kMaxFleetCells).
 //  - BM_BucketedFleet/B: one workload with B request-size buckets, B x 32 bucket cells; 256 is

@@ -1,4 +1,4 @@
-// The memory figures behind gpufitd's HTTP limits (README "HTTP limits and memory"): what
+// The memory figures behind gpufitd's HTTP limits (docs/memory-budget.md): what
 // one connection costs, and the scheduler extender's expansion factor (the peak resident
 // memory one call takes, body included, divided by its body size; bodies in flight are
 // bounded by --http-body-budget-bytes, so budget x factor is what they can cost). Not a test

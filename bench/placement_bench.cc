@@ -1,5 +1,6 @@
 // Google Benchmark of one full placement decision over the default catalog (44 options:
-// 8 GPUs x tensor-parallel degrees + 24 MIG slices) for the README's chat workload.
+// 8 GPUs x tensor-parallel degrees + 24 MIG slices) for the chat workload of
+// docs/workload-format.md.
 //
 // Baseline measured in the same run: BM_ResolveWorkload (validation + defaults only), so the
 // report reads as a ratio that survives a slower or busier machine. Run with

@@ -8,7 +8,7 @@
 //
 // Conventions: a stable uid per dashboard, a $datasource variable that every panel and
 // variable uses, $job (default gpufit, the ServiceMonitor's job label) and $instance
-// (All = every replica), a unit on every panel, and only metrics from README "Metrics".
+// (All = every replica), a unit on every panel, and only metrics from docs/metrics.md.
 
 const fs = require('node:fs');
 const path = require('node:path');

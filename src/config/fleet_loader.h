@@ -1,4 +1,4 @@
-// Reads a fleet file (README "Fleet planning") into core::FleetRequest, and vLLM
+// Reads a fleet file (docs/fleet-planning.md) into core::FleetRequest, and vLLM
 // `vllm bench serve --save-result` JSON into measured capacities. Errors read
 // "FILE:LINE: field.path: reason", like the workload loader's.
 #ifndef GPUFIT_CONFIG_FLEET_LOADER_H_

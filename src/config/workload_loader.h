@@ -1,4 +1,4 @@
-// Reads workload YAML (the contract format of README "Workload format") into core::Workload.
+// Reads workload YAML (the contract format of docs/workload-format.md) into core::Workload.
 // Unknown keys, wrong types and out-of-range values are errors that read
 // "FILE:LINE: field.path: reason" (e.g. "chat.yaml:7: traffic.concurrency: must be > 0").
 // Semantic checks against the catalog (unknown model id, accelerator) happen in

@@ -53,9 +53,9 @@ inline constexpr double kMaxSolveSeconds = 3600;
 // to a good plan grow with them; bucketed cells cost most (continuous-slice relaxations and
 // several CBC runs: ~2 KB of CBC memory per column against ~1 KB for plain workloads, whose
 // dominated choices are also pruned first). Measured with bench/fleet_size_bench on the
-// default catalog, 10 s limit (README "Fleet size limits"): the largest request these
-// bounds allow peaks at a few tens of MB of solver memory. The counts below are far above
-// real fleets and bound the work done before the cells can be counted.
+// default catalog, 10 s limit (docs/fleet-planning.md "Fleet size limits"): the largest
+// request these bounds allow peaks at a few tens of MB of solver memory. The counts below are
+// far above real fleets and bound the work done before the cells can be counted.
 //
 // Workloads in one fleet: the largest fleets have 1000.
 inline constexpr int kMaxFleetWorkloads = 1000;

@@ -1,7 +1,7 @@
 // A byte budget for HTTP request bodies in flight (server/http_server.h): the bodies a server
 // holds at once (read, waiting for a worker, being handled, being answered) never add up to
 // more than the capacity, whatever the clients send. Handling a body costs a multiple of its
-// size (the extender's parse: README "HTTP limits and memory"), so this bounds that too.
+// size (the extender's parse: docs/memory-budget.md), so this bounds that too.
 //
 // Waiters are served in arrival order: while anyone waits, TryAcquire() fails, so that a
 // stream of small bodies cannot starve a large one.

@@ -79,7 +79,7 @@ struct DaemonOptions {
   // read). kube-scheduler sends ~10% of a large cluster's nodes; a 500-node Nodes body with
   // images and managedFields is ~10-30 MB.
   size_t extender_max_body_bytes = 32 * 1024 * 1024;
-  // HTTP port (server/http_server.h; README "HTTP limits and memory" has the memory these
+  // HTTP port (server/http_server.h; docs/memory-budget.md has the memory these
   // bound). The whole-request deadline: TLS handshake, headers and body of one request must
   // arrive within it (a slow client is closed at it, whatever it trickles); the answer's
   // write gets as long again.

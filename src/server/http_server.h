@@ -66,7 +66,7 @@ struct HttpResponse {
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 // What one HttpServer allows. The defaults are the daemon's flag defaults (server/daemon.h
-// has the reasons and README "HTTP limits and memory" the memory they bound).
+// has the reasons and docs/memory-budget.md the memory they bound).
 struct HttpLimits {
   // One request's TLS handshake, headers and body must all arrive within this; the response
   // write gets as long again. A request that misses it is closed. --http-timeout-seconds.

@@ -1,5 +1,5 @@
 // The KEDA trigger metadata gpufit's external scaler reads (ScaledObjectRef.scalerMetadata;
-// the keys are a documented contract, README "Autoscaling with KEDA"), and the per-replica
+// the keys are a documented contract, docs/keda.md), and the per-replica
 // target it implies. Pure: no I/O; the same metadata and config give the same answer.
 //
 //   workload            a workload name in gpufitd's config, or inline instead:

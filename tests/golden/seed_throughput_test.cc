@@ -5,10 +5,11 @@
 // 256-token prompts and 128-token answers, no latency target, concurrency up to vLLM's
 // max_num_seqs (256) or what the KV cache holds. Mixtral is served in INT8.
 //
-// Two rows fall outside +-25% and are held to a wider band, named here and in README
-// "Limits": the L4's Llama 3 8B FP8 figure (predicted above the seed: at 72 W the L4
-// power-caps its clocks under sustained FP8 GEMMs, which the datasheet peak does not show),
-// and Llama 3 70B INT8 on one A100 80GB (predicted below: at vLLM's default
+// Two rows fall outside +-25% and are held to a wider band, named here and in
+// docs/how-gpufit-decides.md "Known deviations from the reference article": the L4's Llama 3
+// 8B FP8 figure (predicted above the seed: at 72 W the L4 power-caps its clocks under
+// sustained FP8 GEMMs, which the datasheet peak does not show), and Llama 3 70B INT8 on one
+// A100 80GB (predicted below: at vLLM's default
 // gpu_memory_utilization of 0.90 only ~3 GiB remain for KV cache after 67.7 GiB of weights,
 // so about two dozen sequences fit; the seed's figure needs ~0.95 and short sequences).
 #include <cmath>
